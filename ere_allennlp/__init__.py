@@ -1,0 +1,6 @@
+"""ere_allennlp: span-based pipeline and joint entity and relation extraction for AllenNLP.
+
+Importing the package registers every component, so ``--include-package ere_allennlp`` is all
+a config needs.
+"""
+from ere_allennlp import dataset_readers, metrics, modules, span_extractors, models, predictors, commands  # noqa: F401
