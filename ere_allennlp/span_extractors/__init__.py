@@ -1,1 +1,2 @@
 """Registered components; importing this package registers them."""
+from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor  # noqa: F401

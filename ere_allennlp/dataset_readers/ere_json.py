@@ -1,0 +1,305 @@
+"""DyGIE JSON lines -> one AllenNLP Instance per sentence, with sentence-local candidate spans."""
+import json
+import logging
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from allennlp.common.checks import ConfigurationError
+from allennlp.common.file_utils import cached_path
+from allennlp.data.dataset_readers.dataset_reader import DatasetReader
+from allennlp.data.fields import AdjacencyField, Field, ListField, MetadataField, SequenceLabelField, SpanField, TextField
+from allennlp.data.instance import Instance
+from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer, TokenIndexer
+from allennlp.data.tokenizers import Token
+from overrides import overrides
+
+from ere_allennlp.common import NULL_LABEL, Entity, Relation, sentence_offsets
+
+logger = logging.getLogger(__name__)
+
+CANDIDATE_MODES = ("all", "gold", "none")
+RELATION_PAIR_MODES = ("all", "related", "none")
+
+
+class EreDataError(ConfigurationError):
+    """A record of a data file is malformed; the message names the file, line and field."""
+
+
+class Document:
+    """A validated DyGIE document: sentences plus sentence-local gold entities and relations."""
+
+    def __init__(
+        self,
+        doc_key: str,
+        sentences: List[List[str]],
+        entities: List[List[Entity]],
+        relations: List[List[Relation]],
+        has_gold: bool,
+    ) -> None:
+        self.doc_key = doc_key
+        self.sentences = sentences
+        self.entities = entities
+        self.relations = relations
+        self.has_gold = has_gold
+        self.offsets = sentence_offsets(sentences)
+
+
+def parse_document(record: Any, where: str, skip_empty: bool = False) -> Document:
+    """Validates one decoded JSON record and converts document offsets to sentence-local ones.
+
+    `where` names the record (``file:line``) in every error message.
+    """
+
+    def fail(field: str, problem: str) -> EreDataError:
+        return EreDataError(f"{where}: field '{field}': {problem}")
+
+    if not isinstance(record, dict):
+        raise fail("<record>", f"expected a JSON object, got {type(record).__name__}")
+    if "sentences" not in record:
+        raise fail("sentences", "missing")
+    sentences = record["sentences"]
+    if not isinstance(sentences, list) or not all(
+        isinstance(s, list) and all(isinstance(t, str) for t in s) for s in sentences
+    ):
+        raise fail("sentences", "must be a list of sentences, each a list of token strings")
+    doc_key = str(record.get("doc_key", where))
+    has_gold = "ner" in record or "relations" in record
+    ner = record.get("ner", [[] for _ in sentences])
+    rels = record.get("relations", [[] for _ in sentences])
+    for name, value in (("ner", ner), ("relations", rels)):
+        if not isinstance(value, list) or len(value) != len(sentences):
+            length = len(value) if isinstance(value, list) else type(value).__name__
+            raise fail(name, f"needs one list per sentence: {len(sentences)} sentences, got {length}")
+    offsets = sentence_offsets(sentences)
+    all_entities: List[List[Entity]] = []
+    all_relations: List[List[Relation]] = []
+    for k, (sentence, start) in enumerate(zip(sentences, offsets)):
+        end = start + len(sentence) - 1
+
+        def local(first: Any, last: Any, field: str) -> Tuple[int, int]:
+            if not isinstance(first, int) or not isinstance(last, int) or isinstance(first, bool):
+                raise fail(field, f"offsets must be integers, got {first!r}, {last!r}")
+            if last < first:
+                raise fail(field, f"end {last} is before start {first}")
+            if first < start or last > end:
+                raise fail(
+                    field,
+                    f"span [{first}, {last}] lies outside sentence {k} (document tokens {start}..{end})",
+                )
+            return first - start, last - start
+
+        entities: Dict[Tuple[int, int], Entity] = {}
+        for n, item in enumerate(ner[k] if isinstance(ner[k], list) else [None]):
+            field = f"ner[{k}][{n}]"
+            if not isinstance(item, list) or len(item) < 3 or not isinstance(item[2], str):
+                raise fail(field, f"expected [start, end, label], got {item!r}")
+            s, e = local(item[0], item[1], field)
+            entities[(s, e)] = Entity(s, e, item[2])
+        relations: List[Relation] = []
+        for n, item in enumerate(rels[k] if isinstance(rels[k], list) else [None]):
+            field = f"relations[{k}][{n}]"
+            if not isinstance(item, list) or len(item) < 5 or not isinstance(item[4], str):
+                raise fail(field, f"expected [start1, end1, start2, end2, label], got {item!r}")
+            hs, he = local(item[0], item[1], field)
+            ts, te = local(item[2], item[3], field)
+            for arg in ((hs, he), (ts, te)):
+                if arg not in entities:
+                    raise fail(
+                        field,
+                        f"argument [{arg[0] + start}, {arg[1] + start}] is not an entity listed in ner[{k}]",
+                    )
+            relations.append(Relation(hs, he, ts, te, item[4]))
+        all_entities.append(sorted(entities.values()))
+        all_relations.append(relations)
+    if not skip_empty and not any(sentences):
+        logger.warning("%s: document %s has no tokens", where, doc_key)
+    return Document(doc_key, sentences, all_entities, all_relations, has_gold)
+
+
+def read_documents(file_path: str) -> Iterator[Tuple[str, Document]]:
+    """Yields (``file:line``, document) for every non-blank line of a DyGIE JSON-lines file."""
+    path = cached_path(file_path)
+    with open(path, encoding="utf-8") as data_file:
+        for line_number, line in enumerate(data_file, start=1):
+            if not line.strip():
+                continue
+            where = f"{file_path}:{line_number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise EreDataError(f"{where}: malformed JSON: {error}") from None
+            yield where, parse_document(record, where)
+
+
+def enumerate_spans(num_tokens: int, max_span_width: int) -> List[Tuple[int, int]]:
+    """All (start, end) spans with end inclusive and width <= max_span_width, ordered by start."""
+    return [
+        (start, end)
+        for start in range(num_tokens)
+        for end in range(start, min(start + max_span_width, num_tokens))
+    ]
+
+
+@DatasetReader.register("ere_json")
+class EreJsonReader(DatasetReader):
+    """Reads DyGIE JSON lines (``doc_key``, ``sentences``, ``ner``, ``relations``; document
+    offsets, inclusive ends) and yields one instance per non-empty sentence.
+
+    Fields: ``tokens`` (TextField, ``pretrained_transformer_mismatched`` indexer), ``spans``
+    (ListField[SpanField] of sentence-local candidates; a single (-1, -1) padding span when there
+    is none), ``span_labels`` (entity label per candidate, ``NULL`` for non-entities; namespace
+    ``entity_labels``), ``relation_labels`` (AdjacencyField over candidates; namespace
+    ``relation_labels``) and ``metadata`` (doc key, sentence index and offset, words, gold
+    entities and relations, sentence-local).
+
+    Config keys:
+    - ``model_name``: the pretrained transformer's hub name or local folder.
+    - ``max_length``: passed to the indexer; sentences longer than that many word pieces are
+      encoded in segments (set the embedder's ``max_length`` to the same value).
+    - ``max_span_width``: L, the longest candidate span (8 for ACE2005, 12 for SciERC).
+    - ``candidates``: ``all`` (every span up to L: Ei, Ner, the pruner), ``gold`` (the gold
+      entity spans up to L: Ec, Ri, Rc, Re, EcRi, EcRe) or ``none``.
+    - ``relation_pairs``: ``all`` (every ordered pair of candidates, ``NULL`` where no relation
+      holds: Ri, Re and the cross-task modules), ``related`` (only the pairs that hold a gold
+      relation: Rc) or ``none`` (no relation field: Ei, Ec, Ner, the pruner).
+    - ``entity_labels``: whether to emit ``span_labels`` (off for relation-only modules).
+    - ``skip_sentences_without_candidates``: drop sentences whose candidate list is empty (useful
+      for training on gold spans; keep them for evaluation, where they still count as gold).
+
+    Labels come only from the gold annotation; files without ``ner``/``relations`` (prediction
+    input) yield instances without label fields.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        max_length: Optional[int] = None,
+        max_span_width: int = 8,
+        candidates: str = "all",
+        relation_pairs: str = "none",
+        entity_labels: bool = True,
+        skip_sentences_without_candidates: bool = False,
+        token_indexers: Optional[Dict[str, TokenIndexer]] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs)
+        if candidates not in CANDIDATE_MODES:
+            raise ConfigurationError(f"candidates must be one of {CANDIDATE_MODES}, got {candidates!r}")
+        if relation_pairs not in RELATION_PAIR_MODES:
+            raise ConfigurationError(
+                f"relation_pairs must be one of {RELATION_PAIR_MODES}, got {relation_pairs!r}"
+            )
+        if max_span_width < 1:
+            raise ConfigurationError(f"max_span_width must be >= 1, got {max_span_width}")
+        self.model_name = model_name
+        self.max_span_width = max_span_width
+        self.candidates = candidates
+        self.relation_pairs = relation_pairs
+        self.entity_labels = entity_labels
+        self.skip_sentences_without_candidates = skip_sentences_without_candidates
+        self._token_indexers = token_indexers or {
+            "tokens": PretrainedTransformerMismatchedIndexer(model_name=model_name, max_length=max_length)
+        }
+
+    @overrides
+    def _read(self, file_path: str) -> Iterable[Instance]:
+        for where, document in self.shard_iterable(read_documents(file_path)):
+            yield from self.document_to_instances(document, where)
+
+    def document_to_instances(self, document: Document, where: str = "") -> Iterator[Instance]:
+        for k, words in enumerate(document.sentences):
+            if not words:
+                continue
+            metadata = {
+                "doc_key": document.doc_key,
+                "where": where,
+                "sentence_index": k,
+                "sentence_start": document.offsets[k],
+            }
+            entities = document.entities[k] if document.has_gold else None
+            candidates = self.candidate_spans(words, entities)
+            if not candidates and self.skip_sentences_without_candidates:
+                continue
+            yield self.text_to_instance(
+                words,
+                entities,
+                document.relations[k] if document.has_gold else None,
+                candidate_spans=candidates,
+                metadata=metadata,
+            )
+
+    def candidate_spans(self, words: List[str], gold_entities: Optional[Sequence[Entity]]) -> List[Tuple[int, int]]:
+        """The configured candidates of one sentence: all spans up to L, or the gold entity
+        spans up to L, or none."""
+        if self.candidates == "all":
+            return enumerate_spans(len(words), self.max_span_width)
+        if self.candidates == "gold":
+            return [(e[0], e[1]) for e in gold_entities or [] if e[1] - e[0] < self.max_span_width]
+        return []
+
+    @overrides(check_signature=False)  # DatasetReader declares *inputs
+    def text_to_instance(  # type: ignore
+        self,
+        words: List[str],
+        gold_entities: Optional[Sequence[Entity]] = None,
+        gold_relations: Optional[Sequence[Relation]] = None,
+        candidate_spans: Optional[Sequence[Tuple[int, int]]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> Instance:
+        """One sentence. Offsets are sentence-local. `candidate_spans` overrides the configured
+        candidate mode (used when an upstream stage chose them)."""
+        text_field = TextField([Token(w) for w in words])
+        has_gold = gold_entities is not None
+        gold_entities = [Entity(*e) for e in gold_entities or []]
+        gold_relations = [Relation(*r) for r in gold_relations or []]
+        if candidate_spans is None:
+            candidate_spans = self.candidate_spans(words, gold_entities)
+        candidate_spans = [(int(s), int(e)) for s, e in candidate_spans]
+        if candidate_spans:
+            span_field = ListField([SpanField(s, e, text_field) for s, e in candidate_spans])
+        else:
+            span_field = ListField([SpanField(-1, -1, text_field)])
+        fields: Dict[str, Field] = {"tokens": text_field, "spans": span_field}
+
+        if has_gold and candidate_spans:
+            label_of = {(e.start, e.end): e.label for e in gold_entities}
+            if self.entity_labels:
+                fields["span_labels"] = SequenceLabelField(
+                    [label_of.get(span, NULL_LABEL) for span in candidate_spans],
+                    span_field,
+                    label_namespace="entity_labels",
+                )
+            if self.relation_pairs != "none":
+                index = {span: i for i, span in enumerate(candidate_spans)}
+                related: Dict[Tuple[int, int], str] = {}
+                for r in gold_relations:
+                    i = index.get((r.head_start, r.head_end))
+                    j = index.get((r.tail_start, r.tail_end))
+                    if i is not None and j is not None and i != j:
+                        related[(i, j)] = r.label
+                if self.relation_pairs == "all":
+                    n = len(candidate_spans)
+                    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+                else:
+                    pairs = sorted(related)
+                fields["relation_labels"] = AdjacencyField(
+                    pairs,
+                    span_field,
+                    [related.get(p, NULL_LABEL) for p in pairs],
+                    label_namespace="relation_labels",
+                )
+        meta = dict(metadata or {})
+        meta.update(
+            {
+                "words": words,
+                "has_gold": has_gold,
+                "gold_entities": gold_entities,
+                "gold_relations": gold_relations,
+                "candidate_spans": candidate_spans,
+            }
+        )
+        fields["metadata"] = MetadataField(meta)
+        return Instance(fields)
+
+    @overrides
+    def apply_token_indexers(self, instance: Instance) -> None:
+        instance.fields["tokens"].token_indexers = self._token_indexers  # type: ignore

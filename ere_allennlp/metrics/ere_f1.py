@@ -1,0 +1,173 @@
+"""Micro-averaged entity and relation P/R/F1 (Ent-I, Ent-C, Rel-I, Rel-C, Rel+-I, Rel+-C)."""
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+
+import torch
+from allennlp.nn.util import dist_reduce_sum
+from allennlp.training.metrics.metric import Metric
+from overrides import overrides
+
+from ere_allennlp.common import Entity, Relation
+
+# Metric names, in the order of the paper's tables. Also the order of the count tensor rows.
+METRIC_NAMES: Tuple[str, ...] = ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+
+Span = Tuple[int, int]
+Counts = Tuple[int, int, int]
+
+
+def prf(tp: int, n_pred: int, n_gold: int) -> Tuple[float, float, float]:
+    """Precision, recall and F1 from counts; each is 0.0 when its denominator is 0."""
+    precision = tp / n_pred if n_pred > 0 else 0.0
+    recall = tp / n_gold if n_gold > 0 else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return precision, recall, f1
+
+
+def _as_entity(entity: Sequence[Any]) -> Entity:
+    return entity if isinstance(entity, Entity) else Entity(*entity)
+
+
+def _as_relation(relation: Sequence[Any]) -> Relation:
+    return relation if isinstance(relation, Relation) else Relation(*relation)
+
+
+def _normalise(relation: Relation, symmetric: FrozenSet[str]) -> Relation:
+    """Put the argument with the smaller (start, end) first if the relation's own label is symmetric."""
+    if relation.label is not None and relation.label in symmetric:
+        head = (relation.head_start, relation.head_end)
+        tail = (relation.tail_start, relation.tail_end)
+        if tail < head:
+            return Relation(tail[0], tail[1], head[0], head[1], relation.label)
+    return relation
+
+
+def _span_types(entities: Iterable[Entity]) -> Dict[Span, Optional[str]]:
+    """Entity type of each span; None if the span's only labels are None or it has several labels."""
+    labels: Dict[Span, Set[Optional[str]]] = {}
+    for entity in entities:
+        labels.setdefault((entity.start, entity.end), set()).add(entity.label)
+    return {span: next(iter(found)) if len(found) == 1 else None for span, found in labels.items()}
+
+
+def _count(predicted: Set[Tuple[Any, ...]], gold: Set[Tuple[Any, ...]], label_positions: Sequence[int]) -> Counts:
+    """(tp, n_pred, n_gold) of two item sets; an item with None at a label position never matches."""
+    tp = sum(
+        1 for item in predicted & gold if all(item[position] is not None for position in label_positions)
+    )
+    return tp, len(predicted), len(gold)
+
+
+@Metric.register("ere_f1")
+class EreF1(Metric):
+    """
+    Micro-averaged precision, recall and F1 for entities and relations, as defined in Section 3.1
+    ("Evaluations") of the paper:
+
+    - Ent-I (`ent_i_*`): entity boundaries match; Ent-C (`ent_c_*`): boundaries and type match.
+    - Rel-I (`rel_i_*`): both argument boundaries match, relation type ignored; Rel-C (`rel_c_*`):
+      argument boundaries and relation type match.
+    - Rel+-I (`strict_rel_i_*`): argument boundaries and both argument entity types match, relation
+      type ignored; Rel+-C (`strict_rel_c_*`): additionally the relation type matches. The type of a
+      predicted argument is the label of the predicted entity with the same boundaries in the same
+      sentence (gold: the gold entity's label); if there is none, or several different labels, or
+      it is None, the relation cannot be strictly correct.
+
+    Items are compared as sets per sentence (duplicates count once); tp, number predicted and
+    number gold are summed over all sentences (and distributed workers) before computing P/R/F1.
+    A None label (identified only) never equals anything: such items count as predicted/gold in
+    every metric but are never true positives of a metric that compares that label.
+
+    Symmetric relations: every relation, gold or predicted, whose *own* label is in
+    `symmetric_relations` is rewritten so that the argument with the smaller (start, end) comes
+    first; then all relation metrics compare ordered tuples. So direction is ignored when both the
+    gold and the predicted label are symmetric (always so for the -C metrics); if only one of the two
+    is symmetric (possible in Rel-I/Rel+-I), the pair matches only if the other relation is already
+    in canonical order (smaller argument first).
+
+    # Parameters
+
+    symmetric_relations : `List[str]`, optional (default = `None`, i.e. none)
+        Relation labels whose direction is ignored (e.g. `["COMPARE", "CONJUNCTION"]` for SciERC).
+    """
+
+    supports_distributed = True
+
+    def __init__(self, symmetric_relations: Optional[List[str]] = None) -> None:
+        self._symmetric_relations: FrozenSet[str] = frozenset(symmetric_relations or ())
+        self._counts = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
+
+    @staticmethod
+    def count(
+        predicted_sentence: Dict[str, Any],
+        gold_sentence: Dict[str, Any],
+        symmetric_relations: Iterable[str] = (),
+    ) -> Dict[str, Counts]:
+        """`{metric name: (tp, n_pred, n_gold)}` for one sentence."""
+        symmetric = frozenset(symmetric_relations)
+        items: List[Dict[str, Set[Tuple[Any, ...]]]] = []
+        for sentence in (predicted_sentence, gold_sentence):
+            entities = {_as_entity(entity) for entity in sentence.get("entities", ())}
+            relations = {
+                _normalise(_as_relation(relation), symmetric) for relation in sentence.get("relations", ())
+            }
+            types = _span_types(entities)
+            items.append(
+                {
+                    "ent_i": {(e.start, e.end) for e in entities},
+                    "ent_c": {(e.start, e.end, e.label) for e in entities},
+                    "rel_i": {tuple(r[:4]) for r in relations},
+                    "rel_c": {tuple(r) for r in relations},
+                    "strict_rel_i": {
+                        tuple(r[:4]) + (types.get(r[:2]), types.get(r[2:4])) for r in relations
+                    },
+                    "strict_rel_c": {
+                        tuple(r[:4]) + (types.get(r[:2]), types.get(r[2:4]), r.label) for r in relations
+                    },
+                }
+            )
+        predicted, gold = items
+        # Positions of the fields that are labels (None never matches) in each metric's items.
+        label_positions: Dict[str, Tuple[int, ...]] = {
+            "ent_i": (),
+            "ent_c": (2,),
+            "rel_i": (),
+            "rel_c": (4,),
+            "strict_rel_i": (4, 5),
+            "strict_rel_c": (4, 5, 6),
+        }
+        return {name: _count(predicted[name], gold[name], label_positions[name]) for name in METRIC_NAMES}
+
+    @overrides
+    def __call__(self, predicted: List[Dict[str, Any]], gold: List[Dict[str, Any]]) -> None:  # type: ignore[override]
+        """One dict `{"entities": [...], "relations": [...]}` per sentence in each list."""
+        if len(predicted) != len(gold):
+            raise ValueError(f"{len(predicted)} predicted sentences but {len(gold)} gold sentences")
+        batch = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
+        for predicted_sentence, gold_sentence in zip(predicted, gold):
+            counts = self.count(predicted_sentence, gold_sentence, self._symmetric_relations)
+            for row, name in enumerate(METRIC_NAMES):
+                batch[row] += torch.tensor(counts[name], dtype=torch.long)
+        # As FBetaMeasure: sum the batch counts over workers, so every worker holds the global sums.
+        self._counts += dist_reduce_sum(batch).cpu()
+
+    def get_counts(self) -> Dict[str, Counts]:
+        """Accumulated `{metric name: (tp, n_pred, n_gold)}`."""
+        return {
+            name: (int(row[0]), int(row[1]), int(row[2])) for name, row in zip(METRIC_NAMES, self._counts.tolist())
+        }
+
+    @overrides
+    def get_metric(self, reset: bool = False) -> Dict[str, float]:
+        metrics: Dict[str, float] = {}
+        for name, (tp, n_pred, n_gold) in self.get_counts().items():
+            precision, recall, f1 = prf(tp, n_pred, n_gold)
+            metrics[f"{name}_p"] = precision
+            metrics[f"{name}_r"] = recall
+            metrics[f"{name}_f1"] = f1
+        if reset:
+            self.reset()
+        return metrics
+
+    @overrides
+    def reset(self) -> None:
+        self._counts = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)

@@ -1,0 +1,199 @@
+"""An approach (a1 ... a8 and the paper's variants): trained modules chained by cascade decoding."""
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models.archival import load_archive
+from allennlp.models.model import Model
+from overrides import overrides
+
+from ere_allennlp.common import Entity, Relation
+from ere_allennlp.metrics.ere_f1 import EreF1
+from ere_allennlp.models.span_model import SpanModel
+
+logger = logging.getLogger(__name__)
+
+# Modules that can start a chain: they read all spans up to L and reject most of them.
+FIRST_STAGES = ("ei", "ner", "ner_ri", "ner_re")
+
+
+def _stage_name(model: Model) -> str:
+    for name in Model.list_available():
+        try:
+            if Model.by_name(name) is type(model):
+                return name
+        except ConfigurationError:  # pragma: no cover
+            continue
+    return type(model).__name__.lower()
+
+
+@Model.register("ere_approach")
+class Approach(Model):
+    """Runs trained modules in order; each stage builds its input only from the previous stage's
+    output (Section 2.4), never from gold annotation.
+
+    Stage k's candidate spans are the entities stage k-1 kept, its ordered pairs all pairs of
+    them, or, for Rc, the pairs stage k-1 found related. Entity labels come from the last stage
+    that predicts entities, relations from the last stage that predicts relations. A NerRi/NerRe
+    stage uses its own pruner only as the first stage (a7, a8); after Ei it takes Ei's spans
+    (Ei-NerRe).
+
+    Config keys:
+    - ``stages``: paths of trained module archives (``model.tar.gz``), in order. They must
+      share the encoder named in the ``dataset_reader`` (the reader reads all spans up to L).
+    - ``gold_entities``: start from the gold entities instead of a first stage that finds them
+      (the paper's Table 3: Ri-Rc and Re given gold entities).
+    - ``symmetric_relations``: passed to ``ere_f1``.
+
+    Metrics: the six ``ere_f1`` scores of the final output, and per stage ``s<k>_<module>_ent_i_*``
+    (the entity spans the stage kept) and ``s<k>_pruner_*`` (the spans a pruner kept).
+    """
+
+    # The stages' weights live in their own archives; the approach archive stores none.
+    authorized_missing_keys = [r"^_stages\."]
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        stages: List[str],
+        gold_entities: bool = False,
+        symmetric_relations: Optional[List[str]] = None,
+        cuda_device: int = -1,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, **kwargs)
+        if not stages:
+            raise ConfigurationError("an approach needs at least one stage archive")
+        models: List[SpanModel] = []
+        self.stage_names: List[str] = []
+        self.stage_encoders: List[str] = []
+        for path in stages:
+            try:
+                archive = load_archive(path, cuda_device=cuda_device)
+            except FileNotFoundError as error:
+                raise ConfigurationError(f"stage archive not found: {path} ({error})") from None
+            if not isinstance(archive.model, SpanModel):
+                raise ConfigurationError(f"{path}: stage must be an ere_allennlp module, got {type(archive.model).__name__}")
+            models.append(archive.model)
+            self.stage_names.append(_stage_name(archive.model))
+            self.stage_encoders.append(archive.config.get("dataset_reader", {}).get("model_name", ""))
+        if len(set(self.stage_encoders)) > 1:
+            raise ConfigurationError(
+                f"all stages must use the same encoder (one tokenisation feeds them all), got {self.stage_encoders}"
+            )
+        if not gold_entities and self.stage_names[0] not in FIRST_STAGES:
+            raise ConfigurationError(
+                f"the first stage must find entities among all spans ({', '.join(FIRST_STAGES)}), "
+                f"got {self.stage_names[0]}; set gold_entities to start from gold entities"
+            )
+        for k, model in enumerate(models):
+            if model.relation_head is not None and model.relation_head.kind == "classify" and model.entity_head is None:
+                if not any(m.relation_head is not None for m in models[:k]):
+                    raise ConfigurationError("an Rc stage needs a previous stage that finds related pairs")
+        self._stages = torch.nn.ModuleList(models)
+        self.stage_paths = list(stages)
+        self.gold_entities = gold_entities
+        self._metric = EreF1(symmetric_relations)
+        self._stage_span_metrics: List[EreF1] = [EreF1() for _ in models]
+        self._pruner_metrics: List[EreF1] = [EreF1() for _ in models]
+
+    @property
+    def encoder_name(self) -> str:
+        return self.stage_encoders[0]
+
+    @staticmethod
+    def _spans_tensor(spans: Sequence[Sequence[Tuple[int, int]]], device: torch.device) -> torch.LongTensor:
+        """Per-sentence span lists -> [B, m, 2] with (-1, -1) padding (m >= 1)."""
+        width = max([len(s) for s in spans] + [1])
+        out = torch.full((len(spans), width, 2), -1, dtype=torch.long, device=device)
+        for k, sentence in enumerate(spans):
+            if sentence:
+                out[k, : len(sentence)] = torch.tensor(sentence, dtype=torch.long, device=device)
+        return out
+
+    @overrides(check_signature=False)  # outputs hold decoded lists besides tensors
+    def forward(  # type: ignore
+        self,
+        tokens: TextFieldTensors,
+        spans: torch.LongTensor,
+        metadata: List[Dict[str, Any]],
+        **kwargs,
+    ) -> Dict[str, Any]:
+        batch_size = spans.size(0)
+        entities: Optional[List[List[Tuple[Entity, float]]]] = None
+        relations: Optional[List[List[Tuple[Relation, float]]]] = None
+        if self.gold_entities:
+            entities = [[(Entity(*e), 1.0) for e in meta["gold_entities"]] for meta in metadata]
+        gold = [{"entities": m.get("gold_entities", []), "relations": m.get("gold_relations", [])} for m in metadata]
+        has_gold = all(m.get("has_gold") for m in metadata)
+        for k, stage in enumerate(self._stages):
+            first = k == 0 and entities is None
+            if first:
+                stage_spans = spans
+            else:
+                assert entities is not None
+                stage_spans = self._spans_tensor([[(e.start, e.end) for e, _ in s] for s in entities], spans.device)
+            pair_mask = None
+            if stage.relation_head is not None and stage.relation_head.kind == "classify" and relations is not None:
+                # Rc labels exactly the pairs an upstream stage found related.
+                index = [{(e.start, e.end): i for i, (e, _) in enumerate(s)} for s in entities or []]
+                pair_mask = torch.zeros(stage_spans.shape[:2] + stage_spans.shape[1:2], dtype=torch.bool, device=spans.device)
+                for b, sentence in enumerate(relations):
+                    for r, _ in sentence:
+                        i = index[b].get((r.head_start, r.head_end))
+                        j = index[b].get((r.tail_start, r.tail_end))
+                        if i is not None and j is not None:
+                            pair_mask[b, i, j] = True
+            prediction = stage.predict(tokens, stage_spans, pair_mask, use_pruner=first)
+            if prediction.candidates is not None and has_gold and stage._pruner is not None and first:
+                self._pruner_metrics[k](
+                    [{"entities": [Entity(s, e) for s, e in c], "relations": []} for c in prediction.candidates], gold
+                )
+            if prediction.entities is not None:
+                entities = prediction.entities
+                if has_gold:
+                    self._stage_span_metrics[k](
+                        [{"entities": [e for e, _ in s], "relations": []} for s in entities], gold
+                    )
+            if prediction.relations is not None:
+                relations = prediction.relations
+        entities = entities or [[] for _ in range(batch_size)]
+        relations = relations or [[] for _ in range(batch_size)]
+        # Relations whose arguments are no longer entities (a later entity stage dropped them) go.
+        kept = [{(e.start, e.end) for e, _ in s} for s in entities]
+        relations = [
+            [(r, p) for r, p in s if (r.head_start, r.head_end) in kept[b] and (r.tail_start, r.tail_end) in kept[b]]
+            for b, s in enumerate(relations)
+        ]
+        if has_gold:
+            predicted = [
+                {"entities": [e for e, _ in entities[b]], "relations": [r for r, _ in relations[b]]}
+                for b in range(batch_size)
+            ]
+            self._metric(predicted, gold)
+        output: Dict[str, Any] = {
+            "predicted_ner": [[[e.start, e.end, e.label, p] for e, p in s] for s in entities],
+            "predicted_relations": [[list(r) + [p] for r, p in s] for s in relations],
+        }
+        for key in ("doc_key", "sentence_index", "sentence_start"):
+            output[key] = [meta.get(key) for meta in metadata]
+        return output
+
+    @overrides
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = dict(self._metric.get_metric(reset))
+        for k, name in enumerate(self.stage_names):
+            stage = self._stages[k]
+            if stage.entity_head is not None:
+                values = self._stage_span_metrics[k].get_metric(reset)
+                for key in ("p", "r", "f1"):
+                    metrics[f"s{k + 1}_{name}_ent_i_{key}"] = values[f"ent_i_{key}"]
+            if stage._pruner is not None and k == 0 and not self.gold_entities:
+                values = self._pruner_metrics[k].get_metric(reset)
+                for key in ("p", "r", "f1"):
+                    metrics[f"s{k + 1}_pruner_{key}"] = values[f"ent_i_{key}"]
+        return metrics
+
+    default_predictor = "ere"

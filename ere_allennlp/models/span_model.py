@@ -1,0 +1,418 @@
+"""The ten span-based modules of the paper (Table 1) as one model family."""
+import logging
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models.model import Model
+from allennlp.modules import FeedForward, TextFieldEmbedder
+from allennlp.modules.span_extractors import EndpointSpanExtractor
+from allennlp.nn import Activation, InitializerApplicator, RegularizerApplicator, util
+from overrides import overrides
+
+from ere_allennlp.common import NULL_LABEL, Entity, Relation
+from ere_allennlp.metrics.ere_f1 import EreF1
+from ere_allennlp.models.heads import Head
+from ere_allennlp.modules.high_order_inference import HighOrderInference
+from ere_allennlp.modules.ternary_scorer import FactorisedTernaryScorer
+
+logger = logging.getLogger(__name__)
+
+ENTITY_KEYS = ("ent_i", "ent_c")
+
+
+class StagePrediction(NamedTuple):
+    """What a module decoded for a batch, per sentence (sentence-local offsets)."""
+
+    candidates: List[List[Tuple[int, int]]]  # the spans it scored (after its pruner, if any)
+    entities: Optional[List[List[Tuple[Entity, float]]]]  # None: the module has no entity head
+    relations: Optional[List[List[Tuple[Relation, float]]]]  # None: no relation head
+
+RELATION_KEYS = ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+
+
+class SpanModel(Model):
+    """A span-based module: encoder -> span vectors b_i = [x_START; x_END; width] ->
+    MLP_span / MLP_rel -> linear unary scores g_i, g_ij, and, for the cross-task modules,
+    ternary scores f_ij = (h_i o t_j) W_t with mean-field inference.
+
+    Subclasses fix what is predicted (``ENTITY_HEAD``, ``RELATION_HEAD``: ``identify``,
+    ``classify``, ``classify_null`` or None). Config keys:
+    - ``embedder``: a TextFieldEmbedder, normally ``pretrained_transformer_mismatched`` with
+      ``sub_token_mode: "first"`` (the first sub-token of each word, as in the paper).
+    - ``max_span_width``: L; the width embedding has L entries.
+    - ``span_width_dim`` (150), ``span_hidden_dim`` (MLP_span, 200), ``relation_hidden_dim``
+      (MLP_rel, 400), ``dropout`` (0.1).
+    - ``inference``: a ``HighOrderInference`` (``{"type": "mean_field", "iterations": 3}``) for
+      the cross-task modules; without it a module with both heads is first-order (NerRe*).
+    - ``ternary_dim``: dt of the ternary scorer (200).
+    - ``symmetric_relations``: relation labels scored without direction by ``ere_f1``.
+    - ``pruner``: a ``span_pruner`` (NerRi, NerRe): the module then reads all spans up to L and
+      keeps the pruner's top-K per sentence. ``{"type": "from_archive", "archive_file": ...}``
+      with ``train_pruner: false`` (the paper: a pruner trained before, frozen), or a fresh
+      ``span_pruner`` with ``train_pruner: true`` (trained in the same run, its own encoder and
+      loss; the spans it keeps are not differentiated through).
+
+    Loss: summed cross-entropy over candidate spans and ordered pairs i != j, on
+    P = softmax(g) (first order) or P = Q (mean field). Outputs ``predicted_ner`` and
+    ``predicted_relations`` per sentence (sentence-local offsets, label, probability).
+    """
+
+    ENTITY_HEAD: Optional[str] = None
+    RELATION_HEAD: Optional[str] = None
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        embedder: TextFieldEmbedder,
+        max_span_width: int,
+        span_width_dim: int = 150,
+        span_hidden_dim: int = 200,
+        relation_hidden_dim: int = 400,
+        dropout: float = 0.1,
+        inference: Optional[HighOrderInference] = None,
+        ternary_dim: int = 200,
+        symmetric_relations: Optional[List[str]] = None,
+        pruner: Optional[Model] = None,
+        train_pruner: bool = False,
+        initializer: Optional[InitializerApplicator] = None,
+        regularizer: Optional[RegularizerApplicator] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, regularizer, **kwargs)
+        self._embedder = embedder
+        self.max_span_width = max_span_width
+        self._span_extractor = EndpointSpanExtractor(
+            embedder.get_output_dim(),
+            combination="x,y",
+            num_width_embeddings=max_span_width,
+            span_width_embedding_dim=span_width_dim,
+        )
+        span_dim = self._span_extractor.get_output_dim()
+        relu = Activation.by_name("relu")()
+        self.entity_head = Head(self.ENTITY_HEAD, vocab, "entity_labels") if self.ENTITY_HEAD else None
+        self.relation_head = Head(self.RELATION_HEAD, vocab, "relation_labels") if self.RELATION_HEAD else None
+        if self.entity_head is not None:
+            self._span_mlp = FeedForward(span_dim, 2, span_hidden_dim, relu, dropout)
+            self._entity_scorer = torch.nn.Linear(span_hidden_dim, self.entity_head.num_scores)
+        if self.relation_head is not None:
+            # MLP_rel([b_i; b_j]): the first layer is split into W_head b_i + W_tail b_j so that it
+            # costs O(m) instead of O(m^2) matrix products.
+            self._pair_head = torch.nn.Linear(span_dim, relation_hidden_dim)
+            self._pair_tail = torch.nn.Linear(span_dim, relation_hidden_dim, bias=False)
+            self._pair_dropout = torch.nn.Dropout(dropout)
+            self._pair_mlp = FeedForward(relation_hidden_dim, 1, relation_hidden_dim, relu, dropout)
+            self._relation_scorer = torch.nn.Linear(relation_hidden_dim, self.relation_head.num_scores)
+        self._inference = inference
+        self._ternary: Optional[FactorisedTernaryScorer] = None
+        if inference is not None:
+            if self.entity_head is None or self.relation_head is None:
+                raise ConfigurationError(
+                    f"'inference' needs a module with both an entity and a relation head; "
+                    f"{type(self).__name__} has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
+                )
+            self._ternary = FactorisedTernaryScorer(
+                span_dim,
+                self.entity_head.size,
+                self.relation_head.size,
+                hidden_dim=ternary_dim,
+                fixed_entity_labels=self.entity_head.fixed,
+                fixed_relation_labels=self.relation_head.fixed,
+            )
+        # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
+        # Loaded from an archive it is frozen; configured afresh it is trained in the same run
+        # (its own encoder and BCE loss; its choice of spans is not differentiated through).
+        self._pruner = pruner
+        self._train_pruner = train_pruner
+        if pruner is not None:
+            if not hasattr(pruner, "score_spans"):
+                raise ConfigurationError(f"'pruner' must be a span_pruner model, got {type(pruner).__name__}")
+            if not train_pruner:
+                for parameter in pruner.parameters():
+                    parameter.requires_grad_(False)
+        self._metric = EreF1(symmetric_relations)
+        self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (
+            RELATION_KEYS if self.relation_head else ()
+        )
+        if initializer is not None:
+            initializer(self)
+
+    # ---------------------------------------------------------------- scoring
+    def encode_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """tokens, spans [B, m, 2] (-1 = padding) -> (b [B, m, 2D + w], span_mask [B, m])."""
+        x = self._embedder(tokens)  # [B, n, D]
+        token_mask = util.get_text_field_mask(tokens)  # [B, n]
+        span_mask = spans[..., 0] >= 0  # [B, m]
+        b = self._span_extractor(x, F.relu(spans.float()).long(), token_mask, span_mask)  # [B, m, 2D + w]
+        return b, span_mask
+
+    def default_pair_mask(self, span_mask: torch.Tensor) -> torch.Tensor:
+        """All ordered pairs i != j of real spans: [B, m] -> [B, m, m]."""
+        m = span_mask.size(1)
+        eye = torch.eye(m, dtype=torch.bool, device=span_mask.device)
+        return span_mask.unsqueeze(2) & span_mask.unsqueeze(1) & ~eye
+
+    def infer(
+        self, b: torch.Tensor, span_mask: torch.Tensor, pair_mask: torch.Tensor
+    ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Span vectors -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None)."""
+        entity_logits = relation_logits = None
+        if self.entity_head is not None:
+            h = self._span_mlp(b)  # [B, m, 200]
+            entity_logits = self.entity_head.logits(self._entity_scorer(h))  # [B, m, dent]
+        if self.relation_head is not None:
+            hidden = self._pair_head(b).unsqueeze(2) + self._pair_tail(b).unsqueeze(1)  # [B, m, m, 400]
+            hidden = self._pair_mlp(self._pair_dropout(F.relu(hidden)))  # [B, m, m, 400]
+            relation_logits = self.relation_head.logits(self._relation_scorer(hidden))  # [B, m, m, drel]
+        if self._inference is not None and self._ternary is not None:
+            head, tail = self._ternary(b)  # [B, m, dt] each
+            return self._inference(
+                entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask
+            )
+        entity_lp = torch.log_softmax(entity_logits, dim=-1) if entity_logits is not None else None
+        relation_lp = torch.log_softmax(relation_logits, dim=-1) if relation_logits is not None else None
+        return entity_lp, relation_lp
+
+    # ---------------------------------------------------------------- decoding
+    def decode_entities(
+        self, log_probs: torch.Tensor, spans: torch.Tensor, span_mask: torch.Tensor
+    ) -> List[List[Tuple[Entity, float]]]:
+        assert self.entity_head is not None
+        keep, index, score = self.entity_head.decide(log_probs)
+        keep = keep & span_mask
+        out: List[List[Tuple[Entity, float]]] = [[] for _ in range(spans.size(0))]
+        spans_l, index_l, score_l = spans.tolist(), index.tolist(), score.tolist()
+        for k, i in keep.nonzero().tolist():
+            start, end = spans_l[k][i]
+            label = self.entity_head.labels[index_l[k][i]]
+            out[k].append((Entity(start, end, label), score_l[k][i]))
+        return out
+
+    def decode_relations(
+        self, log_probs: torch.Tensor, spans: torch.Tensor, pair_mask: torch.Tensor
+    ) -> List[List[Tuple[Relation, float]]]:
+        assert self.relation_head is not None
+        keep, index, score = self.relation_head.decide(log_probs)
+        keep = keep & pair_mask
+        out: List[List[Tuple[Relation, float]]] = [[] for _ in range(spans.size(0))]
+        spans_l = spans.tolist()
+        found = keep.nonzero()  # [N, 3]
+        labels = index[keep].tolist()
+        scores = score[keep].tolist()
+        for (k, i, j), label, p in zip(found.tolist(), labels, scores):
+            relation = Relation(*spans_l[k][i], *spans_l[k][j], self.relation_head.labels[label])
+            out[k].append((relation, p))
+        return out
+
+    def predict(
+        self,
+        tokens: TextFieldTensors,
+        spans: torch.LongTensor,
+        pair_mask: Optional[torch.BoolTensor] = None,
+        use_pruner: bool = True,
+    ) -> StagePrediction:
+        """Decodes candidate `spans` [B, m, 2] (and `pair_mask` [B, m, m]) for a pipeline stage:
+        entities and relations with probabilities, or None for a task the module lacks. A module
+        with a pruner first keeps the pruner's top-K of `spans` unless `use_pruner` is False
+        (its candidates then come from an upstream stage, as in Ei-NerRe)."""
+        if self._pruner is not None and use_pruner:
+            spans = self.prune(tokens, spans)[0]
+        b, span_mask = self.encode_spans(tokens, spans)
+        pair_mask = self.default_pair_mask(span_mask) if pair_mask is None else pair_mask & self.default_pair_mask(span_mask)
+        entity_lp, relation_lp = self.infer(b, span_mask, pair_mask)
+        entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
+        relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
+        candidates = [[tuple(span) for span, real in zip(s, m) if real] for s, m in zip(spans.tolist(), span_mask.tolist())]
+        return StagePrediction(candidates, entities, relations)
+
+    # ---------------------------------------------------------------- training
+    @overrides
+    def train(self, mode: bool = True) -> "SpanModel":
+        super().train(mode)
+        if self._pruner is not None and not self._train_pruner:
+            self._pruner.eval()  # a frozen pruner never uses dropout
+        return self
+
+    def prune(
+        self,
+        tokens: TextFieldTensors,
+        spans: torch.LongTensor,
+        span_labels: Optional[torch.LongTensor] = None,
+        relation_labels: Optional[torch.LongTensor] = None,
+    ) -> Tuple[torch.LongTensor, Optional[torch.LongTensor], Optional[torch.LongTensor], torch.Tensor]:
+        """Keeps the pruner's top-K of all candidates: spans [B, M, 2] -> [B, K, 2] (-1 padding),
+        span labels [B, M] -> [B, K], relation labels [B, M, M] -> [B, K, K]; also returns the
+        pruner's loss (zero unless it is trained in this run)."""
+        assert self._pruner is not None
+        with torch.set_grad_enabled(self._train_pruner and torch.is_grad_enabled()):
+            scores, all_mask = self._pruner.score_spans(tokens, spans)  # [B, M]
+        loss = scores.new_zeros(())
+        if self._train_pruner and span_labels is not None:
+            null = self.vocab.get_token_to_index_vocabulary("entity_labels").get(NULL_LABEL, -2)
+            target = ((span_labels >= 0) & (span_labels != null)).float()
+            loss = F.binary_cross_entropy_with_logits(scores, target, weight=all_mask.float(), reduction="sum")
+        num_tokens = util.get_text_field_mask(tokens).sum(-1)  # [B]
+        index, keep = self._pruner.select(scores.detach(), all_mask, num_tokens)  # [B, K]
+        spans = util.batched_index_select(spans, index).masked_fill(~keep.unsqueeze(-1), -1)  # [B, K, 2]
+        if span_labels is not None:
+            span_labels = util.batched_index_select(span_labels.unsqueeze(-1), index).squeeze(-1)  # [B, K]
+            span_labels = span_labels.masked_fill(~keep, -1)
+        if relation_labels is not None:
+            relation_labels = relation_labels.long()
+            k, m = index.size(1), relation_labels.size(1)
+            rows = relation_labels.gather(1, index.unsqueeze(-1).expand(-1, -1, m))  # [B, K, M]
+            relation_labels = rows.gather(2, index.unsqueeze(1).expand(-1, k, -1))  # [B, K, K]
+            relation_labels = relation_labels.masked_fill(~(keep.unsqueeze(2) & keep.unsqueeze(1)), -1)
+        return spans, span_labels, relation_labels, loss
+
+    @overrides(check_signature=False)  # outputs hold decoded lists besides tensors
+    def forward(  # type: ignore
+        self,
+        tokens: TextFieldTensors,
+        spans: torch.LongTensor,
+        metadata: List[Dict[str, Any]],
+        span_labels: Optional[torch.LongTensor] = None,
+        relation_labels: Optional[torch.LongTensor] = None,
+    ) -> Dict[str, Any]:
+        loss = None
+        if self._pruner is not None:
+            spans, span_labels, relation_labels, loss = self.prune(tokens, spans, span_labels, relation_labels)
+        b, span_mask = self.encode_spans(tokens, spans)
+        pair_mask = self.default_pair_mask(span_mask)  # [B, m, m]
+        relation_targets = None
+        if relation_labels is not None and self.relation_head is not None:
+            relation_targets = self.relation_head.targets(relation_labels)  # [B, m, m]
+            if self.relation_head.null_index is None:
+                # Rc scores only the pairs it is given: the related ones.
+                pair_mask = pair_mask & (relation_targets >= 0)
+            else:
+                # A pair the reader did not list holds no relation.
+                relation_targets = relation_targets.masked_fill(relation_targets < 0, self.relation_head.null_index)
+        entity_lp, relation_lp = self.infer(b, span_mask, pair_mask)
+
+        output: Dict[str, Any] = {}
+        if span_labels is not None or relation_labels is not None:
+            loss = b.new_zeros(()) if loss is None else loss
+            if span_labels is not None and entity_lp is not None and self.entity_head is not None:
+                targets = self.entity_head.targets(span_labels).masked_fill(~span_mask, -1)  # [B, m]
+                loss = loss + F.nll_loss(
+                    entity_lp.flatten(0, 1), targets.flatten(), ignore_index=-1, reduction="sum"
+                )
+            if relation_targets is not None and relation_lp is not None:
+                targets = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
+                loss = loss + F.nll_loss(
+                    relation_lp.flatten(0, 2), targets.flatten(), ignore_index=-1, reduction="sum"
+                )
+            output["loss"] = loss
+
+        entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
+        relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
+        output["predicted_ner"] = [
+            [[e.start, e.end, e.label, p] for e, p in sentence] for sentence in (entities or [[] for _ in metadata])
+        ]
+        output["predicted_relations"] = [
+            [list(r) + [p] for r, p in sentence] for sentence in (relations or [[] for _ in metadata])
+        ]
+        for key in ("doc_key", "sentence_index", "sentence_start"):
+            output[key] = [meta.get(key) for meta in metadata]
+        if all(meta.get("has_gold") for meta in metadata):
+            predicted = [
+                {
+                    "entities": [e for e, _ in entities[k]] if entities is not None else self._given_entities(meta),
+                    "relations": [r for r, _ in relations[k]] if relations is not None else [],
+                }
+                for k, meta in enumerate(metadata)
+            ]
+            gold = [{"entities": m["gold_entities"], "relations": m["gold_relations"]} for m in metadata]
+            self._metric(predicted, gold)
+        return output
+
+    @staticmethod
+    def _given_entities(meta: Dict[str, Any]) -> List[Entity]:
+        """The candidate spans a relation-only module was given, with their known labels."""
+        label_of = {(e.start, e.end): e.label for e in meta.get("gold_entities", [])}
+        return [Entity(s, e, label_of.get((s, e))) for s, e in meta.get("candidate_spans", [])]
+
+    @overrides
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = self._metric.get_metric(reset)
+        return {k: v for k, v in metrics.items() if k.rsplit("_", 1)[0] in self._metric_keys}
+
+    default_predictor = "ere"
+
+
+@Model.register("ei")
+class Ei(SpanModel):
+    """Entity identification: one score per span, absent fixed at 0."""
+
+    ENTITY_HEAD = "identify"
+
+
+@Model.register("ec")
+class Ec(SpanModel):
+    """Entity classification over the gold entity types (no null)."""
+
+    ENTITY_HEAD = "classify"
+
+
+@Model.register("ner")
+class Ner(SpanModel):
+    """Named entity recognition: entity types plus a learned null label."""
+
+    ENTITY_HEAD = "classify_null"
+
+
+@Model.register("ri")
+class Ri(SpanModel):
+    """Relation identification over ordered span pairs, absent fixed at 0."""
+
+    RELATION_HEAD = "identify"
+
+
+@Model.register("rc")
+class Rc(SpanModel):
+    """Relation classification of given related pairs (no null)."""
+
+    RELATION_HEAD = "classify"
+
+
+@Model.register("re")
+class Re(SpanModel):
+    """Relation extraction: relation types plus a learned null label."""
+
+    RELATION_HEAD = "classify_null"
+
+
+@Model.register("ec_ri")
+class EcRi(SpanModel):
+    """Cross-task: entity classification and relation identification."""
+
+    ENTITY_HEAD = "classify"
+    RELATION_HEAD = "identify"
+
+
+@Model.register("ner_ri")
+class NerRi(SpanModel):
+    """Cross-task: NER and relation identification (on pruned spans)."""
+
+    ENTITY_HEAD = "classify_null"
+    RELATION_HEAD = "identify"
+
+
+@Model.register("ec_re")
+class EcRe(SpanModel):
+    """Cross-task: entity classification and relation extraction."""
+
+    ENTITY_HEAD = "classify"
+    RELATION_HEAD = "classify_null"
+
+
+@Model.register("ner_re")
+class NerRe(SpanModel):
+    """Cross-task: NER and relation extraction (on pruned spans). Without ``inference`` it is
+    the paper's NerRe* (shared encoder, first-order inference)."""
+
+    ENTITY_HEAD = "classify_null"
+    RELATION_HEAD = "classify_null"

@@ -1,0 +1,176 @@
+"""The span pruner of Appendix A: keeps the top-K candidate spans of each sentence."""
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models.model import Model
+from allennlp.modules import FeedForward, TextFieldEmbedder
+from allennlp.modules.span_extractors import SelfAttentiveSpanExtractor
+from allennlp.nn import Activation, InitializerApplicator, RegularizerApplicator, util
+from overrides import overrides
+
+from ere_allennlp.common import NULL_LABEL
+from ere_allennlp.metrics.span_recall import SpanRecall
+from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
+
+logger = logging.getLogger(__name__)
+
+
+@Model.register("span_pruner")
+class SpanPruner(Model):
+    """
+    Scores every candidate span as an entity or not and keeps the K best of each sentence,
+    K = max(ml, min(mu, floor(alpha * n))) for a sentence of n words (never more than its
+    candidates). The span vector is h = MLP([h_b; h_a]) (two layers, relu) of the bi-affine
+    endpoint vector h_b and the self-attention pooling h_a of the span's tokens; the score is
+    g = Linear(h). Trained with binary cross-entropy (target 1 for gold entity spans) summed over
+    the candidates.
+
+    Other models use it through `score_spans`, `select` and `prune`.
+
+    Config keys:
+    - ``embedder``: a TextFieldEmbedder, normally ``pretrained_transformer_mismatched`` with
+      ``sub_token_mode: "first"``.
+    - ``biaffine_dim``: d_biaf (768); ``hidden_dim``: d_cat, the MLP size (768); ``dropout`` (0.1),
+      on the token vectors and in the MLP.
+    - ``ratio``: alpha (0.5); ``min_spans``: ml (3); ``max_spans``: mu (18).
+    - ``initializer``, ``regularizer``.
+
+    Outputs ``predicted_ner`` per sentence (kept spans ``[start, end, None, probability]``,
+    sentence-local, by position) and the metrics ``pruner_p``, ``pruner_r``, ``pruner_f1``
+    (kept spans against all gold entity spans) and ``pruner_k`` (mean kept spans per sentence).
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        embedder: TextFieldEmbedder,
+        biaffine_dim: int = 768,
+        hidden_dim: int = 768,
+        dropout: float = 0.1,
+        ratio: float = 0.5,
+        min_spans: int = 3,
+        max_spans: int = 18,
+        initializer: Optional[InitializerApplicator] = None,
+        regularizer: Optional[RegularizerApplicator] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, regularizer, **kwargs)
+        if ratio < 0 or min_spans < 0 or max_spans < min_spans:
+            raise ConfigurationError(
+                f"need ratio >= 0 and 0 <= min_spans <= max_spans, got ratio={ratio}, "
+                f"min_spans={min_spans}, max_spans={max_spans}"
+            )
+        self._embedder = embedder
+        token_dim = embedder.get_output_dim()
+        self._dropout = torch.nn.Dropout(dropout)
+        self._biaffine = BiaffineSpanExtractor(token_dim, biaffine_dim)
+        self._attentive = SelfAttentiveSpanExtractor(token_dim)
+        span_dim = self._biaffine.get_output_dim() + self._attentive.get_output_dim()
+        self._span_mlp = FeedForward(span_dim, 2, hidden_dim, Activation.by_name("relu")(), dropout)
+        self._scorer = torch.nn.Linear(hidden_dim, 1)
+        self.ratio = ratio
+        self.min_spans = min_spans
+        self.max_spans = max_spans
+        # Vocabulary index of the non-entity label; -1 if there is none (every labelled span is an entity).
+        labels = vocab.get_token_to_index_vocabulary("entity_labels")
+        self._null_index = labels[NULL_LABEL] if NULL_LABEL in labels else -1
+        self._metric = SpanRecall()
+        if initializer is not None:
+            initializer(self)
+
+    # ---------------------------------------------------------------- scoring
+    def score_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """tokens, spans [B, M, 2] (-1 = padding) -> (logits g [B, M], span_mask [B, M] bool)."""
+        x = self._dropout(self._embedder(tokens))  # [B, n, D]
+        token_mask = util.get_text_field_mask(tokens)  # [B, n]
+        span_mask = spans[..., 0] >= 0  # [B, M]
+        indices = spans.clamp(min=0)  # [B, M, 2]
+        h_b = self._biaffine(x, indices, token_mask, span_mask)  # [B, M, biaffine_dim]
+        h_a = self._attentive(x, indices, token_mask, span_mask)  # [B, M, D]
+        h = self._span_mlp(torch.cat([h_b, h_a], dim=-1))  # [B, M, hidden_dim]
+        return self._scorer(h).squeeze(-1), span_mask
+
+    def num_kept(self, num_tokens: torch.Tensor, span_mask: torch.Tensor) -> torch.LongTensor:
+        """K per sentence: max(ml, min(mu, floor(alpha * n))), at most the number of real spans. [B]"""
+        k = torch.floor(num_tokens.double() * self.ratio).long()  # [B]
+        k = k.clamp(max=self.max_spans).clamp(min=self.min_spans)
+        return torch.minimum(k, span_mask.long().sum(-1))
+
+    def select(
+        self, scores: torch.Tensor, span_mask: torch.Tensor, num_tokens: torch.Tensor
+    ) -> Tuple[torch.LongTensor, torch.BoolTensor]:
+        """The top-K spans of each sentence.
+
+        scores [B, M], span_mask [B, M] bool, num_tokens [B] (words per sentence) ->
+        (indices [B, K_max] into the M candidates, ascending within a sentence; keep_mask [B, K_max]).
+        Positions past a sentence's K hold index 0 and mask False.
+        """
+        batch_size = scores.size(0)
+        k = self.num_kept(num_tokens.to(scores.device), span_mask)  # [B]
+        k_max = int(k.max()) if batch_size > 0 else 0
+        if k_max == 0:
+            empty = torch.zeros(batch_size, 0, dtype=torch.long, device=scores.device)
+            return empty, empty.bool()
+        masked = scores.detach().masked_fill(~span_mask, float("-inf"))  # [B, M]
+        _, top = masked.topk(k_max, dim=-1)  # [B, K_max]
+        keep = torch.arange(k_max, device=scores.device).unsqueeze(0) < k.unsqueeze(1)  # [B, K_max]
+        # Sort the kept indices by position; dropped ones (set past every index) go to the end.
+        num_spans = scores.size(1)
+        indices, _ = top.masked_fill(~keep, num_spans).sort(dim=-1)  # [B, K_max]
+        return indices.masked_fill(~keep, 0), keep
+
+    def prune(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> Tuple[torch.LongTensor, torch.BoolTensor]:
+        """tokens, spans [B, M, 2] -> (indices [B, K_max], keep_mask [B, K_max]) of the kept spans."""
+        scores, span_mask = self.score_spans(tokens, spans)
+        num_tokens = util.get_text_field_mask(tokens).sum(-1)  # [B]
+        return self.select(scores, span_mask, num_tokens)
+
+    # ---------------------------------------------------------------- training
+    @overrides(check_signature=False)  # outputs hold lists too, not only tensors
+    def forward(  # type: ignore
+        self,
+        tokens: TextFieldTensors,
+        spans: torch.LongTensor,
+        metadata: List[Dict[str, Any]],
+        span_labels: Optional[torch.LongTensor] = None,
+    ) -> Dict[str, Any]:
+        scores, span_mask = self.score_spans(tokens, spans)  # [B, M] each
+        num_tokens = util.get_text_field_mask(tokens).sum(-1)  # [B]
+        indices, keep = self.select(scores, span_mask, num_tokens)  # [B, K_max] each
+
+        output: Dict[str, Any] = {}
+        if span_labels is not None:
+            targets = (span_labels != self._null_index).float()  # [B, M]
+            losses = F.binary_cross_entropy_with_logits(scores, targets, reduction="none")  # [B, M]
+            output["loss"] = (losses * span_mask.float()).sum()
+
+        probabilities = torch.sigmoid(scores.detach())  # [B, M]
+        kept_spans = util.batched_index_select(spans, indices)  # [B, K_max, 2]
+        kept_probabilities = probabilities.gather(1, indices)  # [B, K_max]
+        kept_l, probabilities_l = kept_spans.tolist(), kept_probabilities.tolist()
+        predicted: List[List[List[Any]]] = []
+        for k, row in enumerate(keep.tolist()):
+            predicted.append(
+                [[*kept_l[k][i], None, probabilities_l[k][i]] for i, kept in enumerate(row) if kept]
+            )
+        output["predicted_ner"] = predicted
+        for key in ("doc_key", "sentence_index", "sentence_start"):
+            output[key] = [meta.get(key) for meta in metadata]
+
+        scored = [k for k, meta in enumerate(metadata) if meta.get("has_gold")]
+        if scored:
+            self._metric(
+                [[span[:2] for span in predicted[k]] for k in scored],
+                [metadata[k]["gold_entities"] for k in scored],
+            )
+        return output
+
+    @overrides
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        return {f"pruner_{key}": value for key, value in self._metric.get_metric(reset).items()}
+
+    default_predictor = "ere"

@@ -1,0 +1,235 @@
+"""High-order inference of the cross-task modules: mean-field variational inference (Section 2.3).
+
+Inputs are the unary scores ``g_i(a)`` (``span_scores [B, m, E]``) and ``g_ij(r)``
+(``pair_scores [B, m, m, R]``) and the factors of the ternary scores produced by
+:class:`~ere_allennlp.modules.ternary_scorer.TernaryScorer`:
+
+    f_ij(a, b, r) = sum_k head_i[k] * tail_j[k] * weight[k, a, b, r].
+
+With ``M_ij`` the pair mask (both spans real, ``i != j``, and the optional caller mask), ``T`` iterations
+of synchronous updates are run from ``Q^0_i = softmax(g_i)``, ``Q^0_ij = softmax(g_ij)``:
+
+    F_i(a)  = sum_j M_ij sum_b Q_j(b) sum_r Q_ij(r) f_ij(a, b, r)
+            + sum_j M_ji sum_b Q_j(b) sum_r Q_ji(r) f_ji(b, a, r)
+    F_ij(r) = sum_a sum_b Q_i(a) Q_j(b) f_ij(a, b, r)
+    Q_i  = softmax(g_i + F_i),   Q_ij = softmax(g_ij + F_ij)
+
+The paper writes ``Q^T_i`` (the current iteration's span distribution) inside ``F^T_ij``. Here the update
+is synchronous: every message of iteration ``T`` is computed from ``Q^{T-1}``. Both schemes share the
+same fixed points; the synchronous one treats spans and pairs symmetrically and needs one pass per step.
+``iterations = 0`` is first-order inference: exactly ``log_softmax`` of the unary scores.
+
+Masking: padded spans (``span_mask`` False) and masked pairs get their first-order distribution
+(``log_softmax`` of their unary scores, finite whenever those scores are finite). They never influence
+real spans and pairs: before inference their scores, ``head`` and ``tail`` vectors are replaced by zeros
+(``torch.where``, so even NaN padding cannot leak), and a masked pair sends no message.
+
+Two implementations of the messages give the same result (up to rounding):
+
+* **dense** builds ``f [B, m, m, E, E, R]`` once and contracts it with ``Q`` at every iteration.
+  Peak extra memory in elements (forward, besides the inputs):
+  ``B*m^2*E^2*R`` for ``f`` (kept for all iterations), plus ``B*m^2*dt`` while ``f`` is built
+  (``head_i * tail_j``, freed afterwards), plus per iteration up to two ``B*m^2*E^2`` temporaries
+  (``sum_r Q_ij(r) f_ij`` and ``Q_i(a) Q_j(b)`` or an einsum's permuted copy of them) and a few ``B*m^2*R``
+  tensors (``Q_ij``, ``F_ij``, ``log Q_ij``). In short ``B*m^2*(E^2*R + max(dt, 2*E^2)) + O(B*m^2*R)``;
+  with ``dt >= 2 E^2`` (the usual case, dt = 200) that is ``B*m^2*(E^2*R + dt) + O(B*m^2*R)``.
+* **factorised** never materialises a tensor with both an ``m*m`` and an ``E*E`` axis:
+  ``F_ij(r) = sum_{k,b} U_i[k, b, r] * tail_j[k] Q_j(b)`` with ``U_i[k, b, r] = head_i[k] sum_a Q_i(a)
+  W[k, a, b, r]``, and ``F_i`` sums ``head_i[k] W[k, a, b, r]`` against ``G_i[k, b, r] = sum_j M_ij Q_ij(r)
+  tail_j[k] Q_j(b)`` (and the mirrored incoming term). Peak extra memory in elements: at most about three
+  ``B*m*dt*E*R`` tensors (``U``/``G`` and the einsum's permuted copy of one of them), two ``B*m*dt*E``
+  tensors (``head_i[k] Q_i(a)``, ``tail_j[k] Q_j(b)``) and a few ``B*m^2*R`` tensors, i.e. about
+  ``3*B*m*dt*E*R + 2*B*m*dt*E + O(B*m^2*R)``. Cheaper than dense when ``dt < m*E``.
+
+``force=None`` uses dense when ``B*m*m*E*E*R <= max_dense_elements`` and factorised otherwise.
+
+When gradients are needed, autograd additionally keeps per iteration the tensors an einsum saves for its
+backward pass: dense, about two ``B*m^2*E^2`` and a few ``B*m^2*R`` per iteration (``f`` itself is saved
+once, it is shared by all iterations); factorised, about three ``B*m*dt*E*R`` per iteration.
+"""
+from typing import Optional, Tuple
+
+import torch
+from allennlp.common import Registrable
+from allennlp.common.checks import ConfigurationError
+from overrides import overrides
+
+from ere_allennlp.modules.ternary_scorer import TernaryScorer
+
+
+class HighOrderInference(torch.nn.Module, Registrable):
+    """Approximate posterior label distributions of spans and span pairs from unary and ternary scores.
+
+    ``forward(span_scores [B, m, E], pair_scores [B, m, m, R], head [B, m, dt], tail [B, m, dt],
+    weight [dt, E, E, R], span_mask [B, m], pair_mask [B, m, m] = None)`` returns
+    ``(span_log_q [B, m, E], pair_log_q [B, m, m, R])``, log-probabilities over the labels.
+    """
+
+    default_implementation = "mean_field"
+
+    @overrides(check_signature=False)  # torch.nn.Module.forward is a `*input -> None` placeholder
+    def forward(
+        self,
+        span_scores: torch.Tensor,
+        pair_scores: torch.Tensor,
+        head: torch.Tensor,
+        tail: torch.Tensor,
+        weight: torch.Tensor,
+        span_mask: torch.Tensor,
+        pair_mask: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+
+@HighOrderInference.register("mean_field")
+class MeanFieldInference(HighOrderInference):
+    """Synchronous mean-field variational inference (see the module docstring).
+
+    Parameters
+    ----------
+    iterations : ``int``, optional (default = ``3``)
+        Number of mean-field updates; ``0`` is first-order inference.
+    max_dense_elements : ``int``, optional (default = ``2**24``)
+        With ``force=None`` the dense path is used when ``f`` would have at most this many elements
+        (``B*m*m*E*E*R``), the factorised path otherwise.
+    force : ``str``, optional (default = ``None``)
+        ``"dense"`` or ``"factorised"`` to always use that path.
+    """
+
+    def __init__(self, iterations: int = 3, max_dense_elements: int = 2**24, force: Optional[str] = None) -> None:
+        super().__init__()
+        if iterations < 0:
+            raise ConfigurationError(f"iterations must be >= 0, got {iterations}")
+        if max_dense_elements < 0:
+            raise ConfigurationError(f"max_dense_elements must be >= 0, got {max_dense_elements}")
+        if force not in (None, "dense", "factorised"):
+            raise ConfigurationError(f"force must be None, 'dense' or 'factorised', got {force!r}")
+        self.iterations = iterations
+        self.max_dense_elements = max_dense_elements
+        self.force = force
+
+    def use_dense(self, batch_size: int, num_spans: int, num_entity_labels: int, num_relation_labels: int) -> bool:
+        """Whether ``forward`` takes the dense path for these sizes."""
+        if self.force is not None:
+            return self.force == "dense"
+        elements = batch_size * num_spans * num_spans * num_entity_labels**2 * num_relation_labels
+        return elements <= self.max_dense_elements
+
+    @overrides
+    def forward(
+        self,
+        span_scores: torch.Tensor,
+        pair_scores: torch.Tensor,
+        head: torch.Tensor,
+        tail: torch.Tensor,
+        weight: torch.Tensor,
+        span_mask: torch.Tensor,
+        pair_mask: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        batch_size, num_spans, num_entity_labels = span_scores.shape
+        num_relation_labels = pair_scores.size(-1)
+        hidden_dim = head.size(-1)
+        if pair_scores.shape != (batch_size, num_spans, num_spans, num_relation_labels):
+            raise ValueError(f"pair_scores has shape {tuple(pair_scores.shape)}, expected [B, m, m, R]")
+        if head.shape != (batch_size, num_spans, hidden_dim) or tail.shape != head.shape:
+            raise ValueError(f"head {tuple(head.shape)} and tail {tuple(tail.shape)} must both be [B, m, dt]")
+        expected_weight = (hidden_dim, num_entity_labels, num_entity_labels, num_relation_labels)
+        if weight.shape != expected_weight:
+            raise ValueError(f"weight has shape {tuple(weight.shape)}, expected [dt, E, E, R] = {expected_weight}")
+
+        # [B, m]
+        span_mask = span_mask.bool()
+        # [B, m, m]: both spans real and i != j, AND the caller's mask.
+        not_diagonal = ~torch.eye(num_spans, dtype=torch.bool, device=span_mask.device)
+        full_pair_mask = span_mask.unsqueeze(2) & span_mask.unsqueeze(1) & not_diagonal
+        if pair_mask is not None:
+            full_pair_mask = full_pair_mask & pair_mask.bool()
+
+        # First-order distributions; also the output at padded spans and masked pairs.
+        first_span_log_q = torch.log_softmax(span_scores, dim=-1)  # [B, m, E]
+        first_pair_log_q = torch.log_softmax(pair_scores, dim=-1)  # [B, m, m, R]
+        if self.iterations == 0:
+            return first_span_log_q, first_pair_log_q
+
+        span_mask_3d = span_mask.unsqueeze(-1)  # [B, m, 1]
+        pair_mask_4d = full_pair_mask.unsqueeze(-1)  # [B, m, m, 1]
+        # Padding replaced by zeros so that nothing non-finite can enter the messages.
+        span_unary = torch.where(span_mask_3d, span_scores, 0.0)
+        pair_unary = torch.where(pair_mask_4d, pair_scores, 0.0)
+        head = torch.where(span_mask_3d, head, 0.0)
+        tail = torch.where(span_mask_3d, tail, 0.0)
+        pair_weight = pair_mask_4d.to(pair_scores.dtype)  # [B, m, m, 1]
+
+        dense = self.use_dense(batch_size, num_spans, num_entity_labels, num_relation_labels)
+        # [B, m, m, E, E, R]
+        ternary = TernaryScorer.dense(head, tail, weight) if dense else None
+
+        span_log_q = torch.log_softmax(span_unary, dim=-1)  # [B, m, E]
+        pair_log_q = torch.log_softmax(pair_unary, dim=-1)  # [B, m, m, R]
+        for _ in range(self.iterations):
+            span_q = span_log_q.exp()  # [B, m, E]
+            pair_q = pair_log_q.exp() * pair_weight  # [B, m, m, R], zero for masked pairs
+            if ternary is not None:
+                span_message, pair_message = self._dense_messages(ternary, span_q, pair_q)
+            else:
+                span_message, pair_message = self._factorised_messages(head, tail, weight, span_q, pair_q)
+            # Both computed from the previous iteration's Q (synchronous update).
+            span_log_q = torch.log_softmax(span_unary + span_message, dim=-1)
+            pair_log_q = torch.log_softmax(pair_unary + pair_message * pair_weight, dim=-1)
+
+        span_log_q = torch.where(span_mask_3d, span_log_q, first_span_log_q)
+        pair_log_q = torch.where(pair_mask_4d, pair_log_q, first_pair_log_q)
+        return span_log_q, pair_log_q
+
+    @staticmethod
+    def _dense_messages(
+        ternary: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ternary ``f [B, m, m, E, E, R]``, span_q ``[B, m, E]``, pair_q ``[B, m, m, R]`` (zero where masked).
+
+        Returns ``(F_span [B, m, E], F_pair [B, m, m, R])``.
+        """
+        # [B, m, m, E, E]: sum_r Q_ij(r) f_ij(a, b, r)
+        pair_marginal = torch.einsum("bijxyr,bijr->bijxy", ternary, pair_q)
+        # [B, m, E]: outgoing (i as head, sum over tail j and its label b) + incoming (i as tail of j).
+        span_message = torch.einsum("bijxy,bjy->bix", pair_marginal, span_q) + torch.einsum(
+            "bijxy,bix->bjy", pair_marginal, span_q
+        )
+        del pair_marginal
+        # [B, m, m, E, E]: Q_i(a) Q_j(b)
+        label_pairs = span_q.unsqueeze(2).unsqueeze(4) * span_q.unsqueeze(1).unsqueeze(3)
+        # [B, m, m, R]
+        pair_message = torch.einsum("bijxyr,bijxy->bijr", ternary, label_pairs)
+        return span_message, pair_message
+
+    @staticmethod
+    def _factorised_messages(
+        head: torch.Tensor, tail: torch.Tensor, weight: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """head/tail ``[B, m, dt]``, weight ``[dt, E, E, R]``, span_q ``[B, m, E]``, pair_q ``[B, m, m, R]``.
+
+        Returns ``(F_span [B, m, E], F_pair [B, m, m, R])`` without building ``f``.
+        """
+        # [B, m, dt, E]: head_i[k] Q_i(a) and tail_j[k] Q_j(b)
+        head_q = head.unsqueeze(-1) * span_q.unsqueeze(-2)
+        tail_q = tail.unsqueeze(-1) * span_q.unsqueeze(-2)
+
+        # Pair messages. [B, m, dt, E, R]: U_i[k, b, r] = sum_a head_i[k] Q_i(a) W[k, a, b, r]
+        head_side = torch.einsum("bikx,kxyr->bikyr", head_q, weight)
+        # [B, m, m, R]: F_ij(r) = sum_{k, b} U_i[k, b, r] tail_j[k] Q_j(b)
+        pair_message = torch.einsum("bikyr,bjky->bijr", head_side, tail_q)
+        del head_side
+
+        # Outgoing span messages. [B, m, dt, E, R]: G_i[k, b, r] = sum_j M_ij Q_ij(r) tail_j[k] Q_j(b)
+        outgoing = torch.einsum("bijr,bjky->bikyr", pair_q, tail_q)
+        # [B, m, E]: sum_{k, b, r} head_i[k] W[k, a, b, r] G_i[k, b, r]
+        span_message = torch.einsum("bikyr,kxyr->bix", outgoing * head.unsqueeze(-1).unsqueeze(-1), weight)
+        del outgoing
+
+        # Incoming span messages. [B, m, dt, E, R]: G'_i[k, b, r] = sum_j M_ji Q_ji(r) head_j[k] Q_j(b)
+        incoming = torch.einsum("bjir,bjkx->bikxr", pair_q, head_q)
+        # [B, m, E]: sum_{k, b, r} tail_i[k] W[k, b, a, r] G'_i[k, b, r]
+        span_message = span_message + torch.einsum(
+            "bikxr,kxyr->biy", incoming * tail.unsqueeze(-1).unsqueeze(-1), weight
+        )
+        return span_message, pair_message

@@ -1,0 +1,109 @@
+"""The pruner's bi-affine span vector (Appendix A of the paper).
+
+For a span s_i with endpoint token vectors x_START(i) and x_END(i),
+
+    h_b(s_i)[o] = [x_START(i); 1]^T W_b[:, o, :] [x_END(i); 1],   W_b: [D + 1, d_biaf, D + 1].
+
+Computing this span by span costs ``m * (D + 1)^2 * d_biaf`` (m spans); the extractor instead contracts
+every *token* once with W_b (``n * (D + 1)^2 * d_biaf``, n tokens, n << m) and then, for each start token,
+takes the dot products with the end tokens of the ``w`` following positions only (``w`` = the widest span
+asked for), so no per-span ``[D + 1, d_biaf, D + 1]`` product or outer product is ever built.
+"""
+import torch
+import torch.nn.functional as F
+from allennlp.modules.span_extractors.span_extractor import SpanExtractor
+from allennlp.nn import util
+from overrides import overrides
+
+
+@SpanExtractor.register("biaffine")
+class BiaffineSpanExtractor(SpanExtractor):
+    """
+    Represents a span by a bi-affine product of its first and last token vectors,
+    ``[x_start; 1]^T W [x_end; 1]``, one value per output dimension.
+
+    Registered as a `SpanExtractor` with name "biaffine".
+
+    # Parameters
+
+    input_dim : `int`, required.
+        The final dimension D of the `sequence_tensor`.
+    output_dim : `int`, optional (default = `768`)
+        d_biaf, the size of the span vector (768 in the paper, Table 7).
+
+    # Memory
+
+    The forward pass holds a ``[batch_size, sequence_length, output_dim, input_dim + 1]`` tensor
+    (the tokens contracted with W) and a ``[batch_size, sequence_length, max_span_width, output_dim]``
+    tensor (every start token paired with the following ``max_span_width`` end tokens).
+    """
+
+    def __init__(self, input_dim: int, output_dim: int = 768) -> None:
+        super().__init__()
+        self._input_dim = input_dim
+        self._output_dim = output_dim
+        self.weight = torch.nn.Parameter(torch.empty(input_dim + 1, output_dim, input_dim + 1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # As `torch.nn.Linear` over the (D + 1)^2 features of the outer product [x_s; 1][x_e; 1]^T.
+        bound = 1.0 / (self._input_dim + 1)
+        torch.nn.init.uniform_(self.weight, -bound, bound)
+
+    @overrides
+    def get_input_dim(self) -> int:
+        return self._input_dim
+
+    @overrides
+    def get_output_dim(self) -> int:
+        return self._output_dim
+
+    @overrides
+    def forward(
+        self,
+        sequence_tensor: torch.FloatTensor,
+        span_indices: torch.LongTensor,
+        sequence_mask: torch.BoolTensor = None,
+        span_indices_mask: torch.BoolTensor = None,
+    ) -> torch.FloatTensor:
+        """
+        sequence_tensor: `(batch_size, sequence_length, input_dim)`; span_indices:
+        `(batch_size, num_spans, 2)`, inclusive. Returns `(batch_size, num_spans, output_dim)`;
+        spans masked out by `span_indices_mask` are zero. Padding spans may have negative indices.
+        """
+        batch_size, sequence_length, _ = sequence_tensor.size()
+        num_spans = span_indices.size(1)
+        augmented = self._input_dim + 1
+        if num_spans == 0 or sequence_length == 0:
+            return sequence_tensor.new_zeros(batch_size, num_spans, self._output_dim)
+
+        # Shape: (batch_size, num_spans)
+        starts = span_indices[..., 0].clamp(min=0, max=sequence_length - 1)
+        ends = span_indices[..., 1].clamp(min=0, max=sequence_length - 1)
+        offsets = (ends - starts).clamp(min=0)
+        if span_indices_mask is not None:
+            offsets = offsets * span_indices_mask.long()
+        max_width = int(offsets.max()) + 1
+
+        # Shape: (batch_size, sequence_length, input_dim + 1)
+        ones = sequence_tensor.new_ones(batch_size, sequence_length, 1)
+        augmented_tokens = torch.cat([sequence_tensor, ones], dim=-1)
+
+        # Every token as a start: x_s^T W. Shape: (batch_size, sequence_length, output_dim, input_dim + 1)
+        left = torch.matmul(augmented_tokens, self.weight.view(augmented, -1))
+        left = left.view(batch_size, sequence_length, self._output_dim, augmented)
+
+        # The end tokens t, t + 1, ..., t + max_width - 1 of every start t (zeros past the end).
+        # Shape: (batch_size, sequence_length, input_dim + 1, max_width)
+        windows = F.pad(augmented_tokens, (0, 0, 0, max_width - 1)).unfold(1, max_width, 1)
+
+        # Shape: (batch_size, sequence_length, output_dim, max_width)
+        pair_scores = torch.matmul(left, windows)
+        # Shape: (batch_size, sequence_length * max_width, output_dim)
+        pair_scores = pair_scores.transpose(2, 3).reshape(batch_size, sequence_length * max_width, -1)
+
+        # Shape: (batch_size, num_spans, output_dim)
+        span_embeddings = util.batched_index_select(pair_scores, starts * max_width + offsets)
+        if span_indices_mask is not None:
+            span_embeddings = span_embeddings * span_indices_mask.unsqueeze(-1)
+        return span_embeddings

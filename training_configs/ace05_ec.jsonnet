@@ -1,0 +1,3 @@
+// ec on ace05 with the paper's settings (training_configs/lib/ere.libsonnet; README for overrides).
+local ere = import "lib/ere.libsonnet";
+ere.module("ace05", "ec")

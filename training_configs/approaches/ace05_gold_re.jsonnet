@@ -1,0 +1,3 @@
+// Approach gold_re on ace05: stages listed in training_configs/lib/approach.libsonnet.
+local approach = import "../lib/approach.libsonnet";
+approach.named("ace05", "gold_re")

@@ -1,0 +1,3 @@
+// Approach gold_ri_rc on scierc: stages listed in training_configs/lib/approach.libsonnet.
+local approach = import "../lib/approach.libsonnet";
+approach.named("scierc", "gold_ri_rc")

@@ -1,0 +1,134 @@
+// Shared pieces of every ere_allennlp training config (the paper's Table 7).
+// Each training_configs/<dataset>_<module>.jsonnet is one call: ere.module("scierc", "ner").
+// Environment variables override the defaults without editing files (see README):
+//   ERE_ENCODER, ERE_DATA_DIR, ERE_EPOCHS, ERE_LR, ERE_BATCH_SIZE, ERE_MAX_LENGTH, ERE_PRUNER,
+//   ERE_CUDA_DEVICE, ERE_SEED. An empty value keeps the paper's setting.
+local env(name, default) = if std.extVar(name) == "" then default else std.extVar(name);
+
+local datasets = {
+  scierc: {
+    encoder: "allenai/scibert_scivocab_uncased",
+    max_span_width: 12,
+    lr: 1e-5,
+    epochs: { single: 200, cross: 200, nerre: 300 },
+  },
+  ace05: {
+    encoder: "bert-base-uncased",
+    max_span_width: 8,
+    lr: 2e-5,
+    epochs: { single: 100, cross: 100, nerre: 200 },
+  },
+};
+
+// What each module reads and predicts (Section 2.4): candidate spans, relation pairs, labels.
+local modules = {
+  ei: { type: "ei", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_i_f1" },
+  ec: { type: "ec", candidates: "gold", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_c_f1" },
+  ner: { type: "ner", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_c_f1" },
+  ri: { type: "ri", candidates: "gold", pairs: "all", entity_labels: false, epochs: "single", metric: "+rel_i_f1" },
+  rc: { type: "rc", candidates: "gold", pairs: "related", entity_labels: false, epochs: "single", metric: "+rel_c_f1" },
+  re: { type: "re", candidates: "gold", pairs: "all", entity_labels: false, epochs: "single", metric: "+rel_c_f1" },
+  ecri: { type: "ec_ri", candidates: "gold", pairs: "all", entity_labels: true, epochs: "cross", metric: "+strict_rel_i_f1", joint: true },
+  ecre: { type: "ec_re", candidates: "gold", pairs: "all", entity_labels: true, epochs: "cross", metric: "+strict_rel_c_f1", joint: true },
+  // NerRi/NerRe read all spans up to L; their pruner keeps O(n) of them. Relation labels are
+  // listed only for related pairs (every other kept pair holds no relation).
+  nerri: { type: "ner_ri", candidates: "all", pairs: "related", entity_labels: true, epochs: "nerre", metric: "+strict_rel_i_f1", joint: true, pruned: true },
+  nerre: { type: "ner_re", candidates: "all", pairs: "related", entity_labels: true, epochs: "nerre", metric: "+strict_rel_c_f1", joint: true, pruned: true },
+  // NerRe*: NerRe without high-order inference (shared encoder, first-order).
+  nerre_star: self.nerre + { joint: false },
+  pruner: { type: "span_pruner", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+pruner_r" },
+};
+
+{
+  datasets: datasets,
+  modules: modules,
+
+  encoder(dataset):: env("ERE_ENCODER", datasets[dataset].encoder),
+  max_length:: std.parseInt(std.extVar("ERE_MAX_LENGTH")),
+  data_dir(dataset):: env("ERE_DATA_DIR", "data/" + dataset),
+
+  embedder(dataset):: {
+    token_embedders: {
+      tokens: {
+        type: "pretrained_transformer_mismatched",
+        model_name: $.encoder(dataset),
+        max_length: $.max_length,
+        sub_token_mode: "first",  // the paper: first sub-token of each word
+      },
+    },
+  },
+
+  reader(dataset, spec):: {
+    type: "ere_json",
+    model_name: $.encoder(dataset),
+    max_length: $.max_length,
+    max_span_width: datasets[dataset].max_span_width,
+    candidates: spec.candidates,
+    relation_pairs: spec.pairs,
+    entity_labels: spec.entity_labels,
+    skip_sentences_without_candidates: spec.candidates == "gold",
+  },
+
+  pruner_model(dataset):: {
+    type: "span_pruner",
+    embedder: $.embedder(dataset),
+    biaffine_dim: 768,  // d_biaf
+    hidden_dim: 768,  // d_cat
+    dropout: 0.1,
+    ratio: 0.5,  // alpha
+    min_spans: 3,  // ml
+    max_spans: 18,  // mu
+  },
+
+  model(dataset, spec)::
+    if spec.type == "span_pruner" then $.pruner_model(dataset)
+    else {
+      type: spec.type,
+      embedder: $.embedder(dataset),
+      max_span_width: datasets[dataset].max_span_width,
+      span_hidden_dim: 200,  // MLP_span
+      relation_hidden_dim: 400,  // MLP_rel
+      dropout: 0.1,
+    } + (if std.objectHas(spec, "joint") && spec.joint then {
+      inference: { type: "mean_field", iterations: 3 },
+      ternary_dim: 200,  // d_t
+    } else {}) + (if std.objectHas(spec, "pruned") && spec.pruned then (
+      if std.extVar("ERE_PRUNER") == "" then {
+        // No trained pruner given: train one in the same run (own encoder and loss).
+        pruner: $.pruner_model(dataset),
+        train_pruner: true,
+      } else {
+        pruner: { type: "from_archive", archive_file: std.extVar("ERE_PRUNER") },
+        train_pruner: false,
+      }
+    ) else {}),
+
+  module(dataset, name):: {
+    local spec = modules[name],
+    local seed = std.parseInt(std.extVar("ERE_SEED")),
+    local batch_size = std.parseInt(std.extVar("ERE_BATCH_SIZE")),
+    random_seed: seed,
+    numpy_seed: seed,
+    pytorch_seed: seed,
+    dataset_reader: $.reader(dataset, spec),
+    train_data_path: $.data_dir(dataset) + "/train.json",
+    validation_data_path: $.data_dir(dataset) + "/dev.json",
+    model: $.model(dataset, spec),
+    data_loader: { batch_size: batch_size, shuffle: true },
+    validation_data_loader: { batch_size: batch_size, shuffle: false },
+    trainer: {
+      num_epochs: std.parseInt(env("ERE_EPOCHS", std.toString(datasets[dataset].epochs[spec.epochs]))),
+      cuda_device: std.parseInt(std.extVar("ERE_CUDA_DEVICE")),
+      validation_metric: spec.metric,
+      grad_norm: 5.0,  // gradient clipping 5
+      optimizer: {
+        type: "adamw",
+        lr: std.parseJson(env("ERE_LR", std.toString(datasets[dataset].lr))),
+        weight_decay: 1e-5,  // "lr decay 1e-05"
+      },
+      // warm-up rate 0.5: linear warm-up over the first half of all steps, then linear decay
+      learning_rate_scheduler: { type: "slanted_triangular", cut_frac: 0.5 },
+      checkpointer: { keep_most_recent_by_count: 1 },
+    },
+  },
+}

@@ -1,0 +1,3 @@
+// nerri on scierc with the paper's settings (training_configs/lib/ere.libsonnet; README for overrides).
+local ere = import "lib/ere.libsonnet";
+ere.module("scierc", "nerri")
