@@ -19,3 +19,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO_ROOT)
+
+# Settings under which training_configs/*.jsonnet run on the fixtures in seconds.
+TINY_ENV = {
+    "ERE_ENCODER": "fixtures/tiny_bert",
+    "ERE_DATA_DIR": "fixtures/data",
+    "ERE_EPOCHS": "1",
+    "ERE_LR": "1e-3",
+    "ERE_BATCH_SIZE": "4",
+    "ERE_PRUNER": "",
+    "ERE_SEED": "13370",
+}
+
+
+@pytest.fixture
+def tiny_env(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The real training configs, pointed at the tiny BERT and the fixture corpus."""
+    for name, value in TINY_ENV.items():
+        monkeypatch.setenv(name, value)
+    return dict(TINY_ENV)

@@ -76,7 +76,7 @@ def parse_document(record: Any, where: str, skip_empty: bool = False) -> Documen
         end = start + len(sentence) - 1
 
         def local(first: Any, last: Any, field: str) -> Tuple[int, int]:
-            if not isinstance(first, int) or not isinstance(last, int) or isinstance(first, bool):
+            if any(not isinstance(x, int) or isinstance(x, bool) for x in (first, last)):
                 raise fail(field, f"offsets must be integers, got {first!r}, {last!r}")
             if last < first:
                 raise fail(field, f"end {last} is before start {first}")

@@ -33,9 +33,11 @@ class BiaffineSpanExtractor(SpanExtractor):
 
     # Memory
 
-    The forward pass holds a ``[batch_size, sequence_length, output_dim, input_dim + 1]`` tensor
-    (the tokens contracted with W) and a ``[batch_size, sequence_length, max_span_width, output_dim]``
-    tensor (every start token paired with the following ``max_span_width`` end tokens).
+    The forward pass holds a ``[num_tokens, output_dim, input_dim + 1]`` tensor (the tokens
+    contracted with W; only the real tokens when `sequence_mask` is given) and a
+    ``[batch_size, sequence_length, output_dim, max_span_width]`` tensor (every start token paired
+    with the following ``max_span_width`` end tokens). W alone has ``(input_dim + 1)^2 * output_dim``
+    parameters: 114 M for input_dim 384 and output_dim 768, 454 M for input_dim 768.
     """
 
     def __init__(self, input_dim: int, output_dim: int = 768) -> None:
@@ -70,6 +72,7 @@ class BiaffineSpanExtractor(SpanExtractor):
         sequence_tensor: `(batch_size, sequence_length, input_dim)`; span_indices:
         `(batch_size, num_spans, 2)`, inclusive. Returns `(batch_size, num_spans, output_dim)`;
         spans masked out by `span_indices_mask` are zero. Padding spans may have negative indices.
+        With a `sequence_mask`, a span that starts on a padding token is zero too.
         """
         batch_size, sequence_length, _ = sequence_tensor.size()
         num_spans = span_indices.size(1)
@@ -89,16 +92,27 @@ class BiaffineSpanExtractor(SpanExtractor):
         ones = sequence_tensor.new_ones(batch_size, sequence_length, 1)
         augmented_tokens = torch.cat([sequence_tensor, ones], dim=-1)
 
-        # Every token as a start: x_s^T W. Shape: (batch_size, sequence_length, output_dim, input_dim + 1)
-        left = torch.matmul(augmented_tokens, self.weight.view(augmented, -1))
-        left = left.view(batch_size, sequence_length, self._output_dim, augmented)
-
         # The end tokens t, t + 1, ..., t + max_width - 1 of every start t (zeros past the end).
         # Shape: (batch_size, sequence_length, input_dim + 1, max_width)
         windows = F.pad(augmented_tokens, (0, 0, 0, max_width - 1)).unfold(1, max_width, 1)
 
-        # Shape: (batch_size, sequence_length, output_dim, max_width)
-        pair_scores = torch.matmul(left, windows)
+        if sequence_mask is None:
+            # Every token as a start: x_s^T W. Shape: (batch_size, sequence_length, output_dim, input_dim + 1)
+            left = torch.matmul(augmented_tokens, self.weight.view(augmented, -1))
+            left = left.view(batch_size, sequence_length, self._output_dim, augmented)
+            # Shape: (batch_size, sequence_length, output_dim, max_width)
+            pair_scores = torch.matmul(left, windows)
+        else:
+            # The same for the real tokens only (the costly step; padding tokens start no span).
+            # Shape: (num_real_tokens, output_dim, input_dim + 1)
+            real = sequence_mask.bool()
+            left = torch.matmul(augmented_tokens[real], self.weight.view(augmented, -1))
+            left = left.view(-1, self._output_dim, augmented)
+            # Shape: (batch_size, sequence_length, output_dim, max_width)
+            pair_scores = augmented_tokens.new_zeros(batch_size, sequence_length, self._output_dim, max_width)
+            pair_scores = pair_scores.masked_scatter(
+                real.view(batch_size, sequence_length, 1, 1), torch.matmul(left, windows[real])
+            )
         # Shape: (batch_size, sequence_length * max_width, output_dim)
         pair_scores = pair_scores.transpose(2, 3).reshape(batch_size, sequence_length * max_width, -1)
 

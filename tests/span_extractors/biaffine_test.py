@@ -65,3 +65,12 @@ def test_no_spans():
     extractor = BiaffineSpanExtractor(input_dim=3, output_dim=2)
     out = extractor(torch.randn(2, 4, 3), torch.zeros(2, 0, 2, dtype=torch.long))
     assert out.shape == (2, 0, 2)
+
+
+def test_sequence_mask_skips_padding_tokens_only():
+    torch.manual_seed(2)
+    extractor = BiaffineSpanExtractor(input_dim=5, output_dim=3)
+    x = torch.randn(3, 6, 5)
+    spans = torch.tensor([[[0, 5], [2, 3], [5, 5]], [[0, 0], [1, 3], [3, 3]], [[0, 1], [1, 1], [0, 0]]])
+    sequence_mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 2 + [False] * 4])
+    torch.testing.assert_close(extractor(x, spans, sequence_mask), extractor(x, spans), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,43 @@
+"""Train/save/load every module from its real training config, on the tiny BERT and fixtures."""
+import pytest
+import torch
+from allennlp.common.testing import ModelTestCase
+
+from ere_allennlp.models.span_model import SpanModel
+
+MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star"]
+# The pooler of the tiny BERT is not used by the mismatched embedder.
+POOLER = {
+    "_embedder.token_embedder_tokens._matched_embedder.transformer_model.pooler.dense.weight",
+    "_embedder.token_embedder_tokens._matched_embedder.transformer_model.pooler.dense.bias",
+}
+
+
+class TestSpanModules(ModelTestCase):
+    @pytest.mark.parametrize("module", MODULES)
+    def test_train_save_load(self, module: str, tiny_env: dict) -> None:
+        self.set_up_model(f"training_configs/scierc_{module}.jsonnet", "fixtures/data/dev.json", seed=1)
+        ignore = set(POOLER)
+        if module in ("nerri", "nerre", "nerre_star"):
+            ignore |= {n.replace("_embedder", "_pruner._embedder", 1) for n in POOLER}
+        self.ensure_model_can_train_save_and_load(self.param_file, gradients_to_ignore=ignore, seed=1)
+        assert isinstance(self.model, SpanModel)
+
+    def test_joint_modules_use_mean_field(self, tiny_env: dict) -> None:
+        self.set_up_model("training_configs/scierc_nerre.jsonnet", "fixtures/data/dev.json")
+        assert self.model._inference is not None and self.model._inference.iterations == 3
+        assert self.model._ternary is not None and self.model._ternary.get_hidden_dim() == 200
+        self.set_up_model("training_configs/scierc_nerre_star.jsonnet", "fixtures/data/dev.json")
+        assert self.model._inference is None and self.model._ternary is None
+
+    def test_relation_only_module_metrics_use_given_entities(self, tiny_env: dict) -> None:
+        """Re on gold spans reports relation metrics, and its strict metrics use the gold labels
+        of the entities it was given."""
+        self.set_up_model("training_configs/scierc_re.jsonnet", "fixtures/data/dev.json")
+        self.model.eval()
+        batch = self.dataset.as_tensor_dict()
+        with torch.no_grad():
+            self.model(**batch)
+        metrics = self.model.get_metrics(reset=True)
+        assert set(metrics) == {f"{m}_{k}" for m in ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c") for k in ("p", "r", "f1")}
+        assert metrics["strict_rel_c_f1"] == pytest.approx(metrics["rel_c_f1"])
