@@ -260,11 +260,13 @@ class EreJsonReader(DatasetReader):
             span_field = ListField([SpanField(-1, -1, text_field)])
         fields: Dict[str, Field] = {"tokens": text_field, "spans": span_field}
 
-        if has_gold and candidate_spans:
+        if has_gold:
             label_of = {(e.start, e.end): e.label for e in gold_entities}
             if self.entity_labels:
+                # The (-1, -1) padding span of a sentence without candidates gets NULL; it is
+                # masked out of every loss, and keeps batches of such sentences homogeneous.
                 fields["span_labels"] = SequenceLabelField(
-                    [label_of.get(span, NULL_LABEL) for span in candidate_spans],
+                    [label_of.get(span, NULL_LABEL) for span in candidate_spans] or [NULL_LABEL],
                     span_field,
                     label_namespace="entity_labels",
                 )

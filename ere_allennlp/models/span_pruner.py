@@ -149,7 +149,7 @@ class SpanPruner(Model):
             output["loss"] = (losses * span_mask.float()).sum()
 
         probabilities = torch.sigmoid(scores.detach())  # [B, M]
-        kept_spans = util.batched_index_select(spans, indices)  # [B, K_max, 2]
+        kept_spans = spans.gather(1, indices.unsqueeze(-1).expand(-1, -1, 2))  # [B, K_max, 2]
         kept_probabilities = probabilities.gather(1, indices)  # [B, K_max]
         kept_l, probabilities_l = kept_spans.tolist(), kept_probabilities.tolist()
         predicted: List[List[List[Any]]] = []

@@ -215,9 +215,16 @@ def test_gold_candidates(tmp_path):
     assert spans_of(instances[2]) == [(0, 2)]  # (6, 9) is 4 wide > max_span_width 3
     assert labels_by_span(instances[1]) == {(0, 0): "Task", (2, 3): "Method"}
     assert labels_by_span(instances[2]) == {(0, 2): "Method"}
-    # A sentence without gold entities: one padding span, no label fields, still gold.
+    # A sentence without gold entities: one padding span labelled NULL (masked out of every
+    # loss), so that it batches with the other sentences; still gold.
     assert spans_of(instances[3]) == [(-1, -1)]
-    assert "span_labels" not in instances[3].fields
+    assert list(instances[3]["span_labels"].labels) == [NULL_LABEL]
+    with_pairs = list(make_reader(max_span_width=3, candidates="gold", relation_pairs="all").read(path))
+    assert with_pairs[3]["relation_labels"].indices == []
+    vocab = Vocabulary.from_instances(with_pairs)
+    batch = Batch(with_pairs)
+    batch.index_instances(vocab)
+    assert batch.as_tensor_dict()["span_labels"].shape[0] == 4
     meta = instances[3]["metadata"].metadata
     assert meta["has_gold"] and meta["candidate_spans"] == [] and meta["sentence_index"] == 3
 
@@ -240,7 +247,8 @@ def test_skip_sentences_without_candidates(tmp_path):
     assert len(nothing) == 4
     for instance in nothing:
         assert spans_of(instance) == [(-1, -1)]
-        assert "span_labels" not in instance.fields and "relation_labels" not in instance.fields
+        assert list(instance["span_labels"].labels) == [NULL_LABEL]  # the padding span
+        assert "relation_labels" not in instance.fields
 
 
 # ---------------------------------------------------------------- relation pairs

@@ -174,6 +174,20 @@ def test_vocabulary_without_null_label():
     assert output["loss"].item() == pytest.approx(10 * math.log(2), rel=1e-5)
 
 
+def test_forward_without_candidates_or_gold():
+    pruner = make_pruner()
+    pruner.eval()
+    tokens = {"tokens": {"tokens": torch.tensor([[1, 2, 3], [4, 5, 0]])}}
+    spans = torch.full((2, 1, 2), -1, dtype=torch.long)
+    metadata = [{"doc_key": "d", "sentence_index": k, "sentence_start": 3 * k, "has_gold": False} for k in range(2)]
+    output = pruner(tokens=tokens, spans=spans, metadata=metadata)
+    assert "loss" not in output
+    assert output["predicted_ner"] == [[], []]
+    assert pruner.get_metrics()["pruner_k"] == 0.0
+    indices, keep = pruner.prune(tokens, spans)
+    assert indices.shape == keep.shape == (2, 0)
+
+
 # ---------------------------------------------------------------- training
 class TestSpanPrunerTraining(ModelTestCase):
     def test_train_save_and_load(self):
