@@ -34,7 +34,8 @@ class SpanPruner(Model):
     Config keys:
     - ``embedder``: a TextFieldEmbedder, normally ``pretrained_transformer_mismatched`` with
       ``sub_token_mode: "first"``.
-    - ``biaffine_dim``: d_biaf (768); ``hidden_dim``: d_cat, the MLP size (768); ``dropout`` (0.1),
+    - ``biaffine_dim``: d_biaf (768); ``biaffine_projection_dim``: project tokens to this size
+      before the bi-affine product (None: none, W is [D+1, d_biaf, D+1]); ``hidden_dim``: d_cat, the MLP size (768); ``dropout`` (0.1),
       on the token vectors and in the MLP.
     - ``ratio``: alpha (0.5); ``min_spans``: ml (3); ``max_spans``: mu (18).
     - ``initializer``, ``regularizer``.
@@ -49,6 +50,7 @@ class SpanPruner(Model):
         vocab: Vocabulary,
         embedder: TextFieldEmbedder,
         biaffine_dim: int = 768,
+        biaffine_projection_dim: Optional[int] = None,
         hidden_dim: int = 768,
         dropout: float = 0.1,
         ratio: float = 0.5,
@@ -67,7 +69,7 @@ class SpanPruner(Model):
         self._embedder = embedder
         token_dim = embedder.get_output_dim()
         self._dropout = torch.nn.Dropout(dropout)
-        self._biaffine = BiaffineSpanExtractor(token_dim, biaffine_dim)
+        self._biaffine = BiaffineSpanExtractor(token_dim, biaffine_dim, biaffine_projection_dim)
         self._attentive = SelfAttentiveSpanExtractor(token_dim)
         span_dim = self._biaffine.get_output_dim() + self._attentive.get_output_dim()
         self._span_mlp = FeedForward(span_dim, 2, hidden_dim, Activation.by_name("relu")(), dropout)

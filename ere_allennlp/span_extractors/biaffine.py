@@ -9,6 +9,8 @@ every *token* once with W_b (``n * (D + 1)^2 * d_biaf``, n tokens, n << m) and t
 takes the dot products with the end tokens of the ``w`` following positions only (``w`` = the widest span
 asked for), so no per-span ``[D + 1, d_biaf, D + 1]`` product or outer product is ever built.
 """
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from allennlp.modules.span_extractors.span_extractor import SpanExtractor
@@ -30,6 +32,11 @@ class BiaffineSpanExtractor(SpanExtractor):
         The final dimension D of the `sequence_tensor`.
     output_dim : `int`, optional (default = `768`)
         d_biaf, the size of the span vector (768 in the paper, Table 7).
+    projection_dim : `int`, optional (default = `None`)
+        If given, the start and end tokens are first projected by two linear layers to this size
+        and the bi-affine product is taken over the projections (as bi-affine parsers do). The
+        paper does not say; without a projection W has (D + 1)^2 * d_biaf parameters, which is
+        most of the pruner's cost on a CPU (see Memory).
 
     # Memory
 
@@ -40,16 +47,22 @@ class BiaffineSpanExtractor(SpanExtractor):
     parameters: 114 M for input_dim 384 and output_dim 768, 454 M for input_dim 768.
     """
 
-    def __init__(self, input_dim: int, output_dim: int = 768) -> None:
+    def __init__(self, input_dim: int, output_dim: int = 768, projection_dim: Optional[int] = None) -> None:
         super().__init__()
         self._input_dim = input_dim
         self._output_dim = output_dim
-        self.weight = torch.nn.Parameter(torch.empty(input_dim + 1, output_dim, input_dim + 1))
+        self._start_projection: Optional[torch.nn.Linear] = None
+        self._end_projection: Optional[torch.nn.Linear] = None
+        if projection_dim is not None:
+            self._start_projection = torch.nn.Linear(input_dim, projection_dim)
+            self._end_projection = torch.nn.Linear(input_dim, projection_dim)
+        self._bilinear_dim = projection_dim or input_dim
+        self.weight = torch.nn.Parameter(torch.empty(self._bilinear_dim + 1, output_dim, self._bilinear_dim + 1))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # As `torch.nn.Linear` over the (D + 1)^2 features of the outer product [x_s; 1][x_e; 1]^T.
-        bound = 1.0 / (self._input_dim + 1)
+        bound = 1.0 / (self._bilinear_dim + 1)
         torch.nn.init.uniform_(self.weight, -bound, bound)
 
     @overrides
@@ -76,7 +89,7 @@ class BiaffineSpanExtractor(SpanExtractor):
         """
         batch_size, sequence_length, _ = sequence_tensor.size()
         num_spans = span_indices.size(1)
-        augmented = self._input_dim + 1
+        augmented = self._bilinear_dim + 1
         if num_spans == 0 or sequence_length == 0:
             return sequence_tensor.new_zeros(batch_size, num_spans, self._output_dim)
 
@@ -88,13 +101,19 @@ class BiaffineSpanExtractor(SpanExtractor):
             offsets = offsets * span_indices_mask.long()
         max_width = int(offsets.max()) + 1
 
-        # Shape: (batch_size, sequence_length, input_dim + 1)
+        start_tokens = end_tokens = sequence_tensor
+        if self._start_projection is not None and self._end_projection is not None:
+            # Shape: (batch_size, sequence_length, projection_dim)
+            start_tokens = self._start_projection(sequence_tensor)
+            end_tokens = self._end_projection(sequence_tensor)
+        # Shape: (batch_size, sequence_length, input_dim + 1)  (input_dim: projection_dim if projected)
         ones = sequence_tensor.new_ones(batch_size, sequence_length, 1)
-        augmented_tokens = torch.cat([sequence_tensor, ones], dim=-1)
+        augmented_tokens = torch.cat([start_tokens, ones], dim=-1)
+        augmented_ends = torch.cat([end_tokens, ones], dim=-1)
 
         # The end tokens t, t + 1, ..., t + max_width - 1 of every start t (zeros past the end).
         # Shape: (batch_size, sequence_length, input_dim + 1, max_width)
-        windows = F.pad(augmented_tokens, (0, 0, 0, max_width - 1)).unfold(1, max_width, 1)
+        windows = F.pad(augmented_ends, (0, 0, 0, max_width - 1)).unfold(1, max_width, 1)
 
         if sequence_mask is None:
             # Every token as a start: x_s^T W. Shape: (batch_size, sequence_length, output_dim, input_dim + 1)

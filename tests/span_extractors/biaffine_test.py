@@ -74,3 +74,22 @@ def test_sequence_mask_skips_padding_tokens_only():
     spans = torch.tensor([[[0, 5], [2, 3], [5, 5]], [[0, 0], [1, 3], [3, 3]], [[0, 1], [1, 1], [0, 0]]])
     sequence_mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 2 + [False] * 4])
     torch.testing.assert_close(extractor(x, spans, sequence_mask), extractor(x, spans), rtol=1e-5, atol=1e-6)
+
+
+def test_projection_then_biaffine_matches_naive_computation():
+    torch.manual_seed(3)
+    extractor = BiaffineSpanExtractor(input_dim=6, output_dim=4, projection_dim=3)
+    assert extractor.weight.shape == (4, 4, 4)  # [projection_dim + 1, output_dim, projection_dim + 1]
+    x = torch.randn(2, 5, 6)
+    spans = torch.tensor([[[0, 0], [1, 3], [2, 4]], [[0, 2], [4, 4], [3, 4]]])
+    got = extractor(x, spans)
+    out = torch.zeros(2, 3, 4)
+    with torch.no_grad():
+        for b in range(2):
+            for m in range(3):
+                start, end = spans[b, m].tolist()
+                x_s = torch.cat([extractor._start_projection(x[b, start]), torch.ones(1)])
+                x_e = torch.cat([extractor._end_projection(x[b, end]), torch.ones(1)])
+                for o in range(4):
+                    out[b, m, o] = x_s @ extractor.weight[:, o, :] @ x_e
+    assert torch.allclose(got, out, atol=1e-5)

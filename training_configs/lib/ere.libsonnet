@@ -73,6 +73,9 @@ local modules = {
     type: "span_pruner",
     embedder: $.embedder(dataset),
     biaffine_dim: 768,  // d_biaf
+    // Tokens are projected to 128 dims before the bi-affine product (the paper does not say;
+    // unprojected, W_b alone has (768+1)^2 * 768 = 454 M parameters with a BERT-base encoder).
+    biaffine_projection_dim: 128,
     hidden_dim: 768,  // d_cat
     dropout: 0.1,
     ratio: 0.5,  // alpha
