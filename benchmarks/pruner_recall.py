@@ -107,6 +107,7 @@ def build_config(args: argparse.Namespace, num_train: int) -> Dict[str, Any]:
                 }
             },
             "biaffine_dim": args.biaffine_dim,
+            "biaffine_projection_dim": args.biaffine_projection_dim,
             "hidden_dim": args.hidden_dim,
             "dropout": 0.1,
             "ratio": 0.5,
@@ -118,7 +119,10 @@ def build_config(args: argparse.Namespace, num_train: int) -> Dict[str, Any]:
         "trainer": {
             "num_epochs": args.epochs,
             "cuda_device": -1,
-            "optimizer": {"type": "huggingface_adamw", "lr": args.lr},
+            "optimizer": dict(
+                {"type": "adamw", "lr": args.lr},
+                **({"parameter_groups": [[["^(?!.*_embedder\\.)"], {"lr": args.head_lr}]]} if args.head_lr else {}),
+            ),
             "learning_rate_scheduler": {
                 "type": "linear_with_warmup",
                 "warmup_steps": max(1, int(0.5 * steps_per_epoch * args.epochs)),
@@ -153,6 +157,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--lr", type=float, default=5e-5, help="learning rate of every parameter (see the module doc)")
     parser.add_argument("--biaffine-dim", type=int, default=768, help="d_biaf")
+    parser.add_argument("--head-lr", type=float, default=None,
+                        help="learning rate of everything but the encoder (default: --lr)")
+    parser.add_argument("--biaffine-projection-dim", type=int, default=128,
+                        help="token projection before the bi-affine product (as training_configs)")
     parser.add_argument("--hidden-dim", type=int, default=768, help="d_cat")
     parser.add_argument("--limit-train", type=int, default=None, help="train on the first N sentences only")
     parser.add_argument("--seed", type=int, default=13)
@@ -197,7 +205,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             "train": str(args.train), "dev": str(args.dev), "encoder": str(args.encoder),
             "train_sentences": num_train, "dev_sentences": count_sentences(args.dev),
             "epochs": args.epochs, "max_span_width": args.max_span_width, "batch_size": args.batch_size,
-            "lr": args.lr, "biaffine_dim": args.biaffine_dim, "hidden_dim": args.hidden_dim, "seed": args.seed,
+            "lr": args.lr, "head_lr": args.head_lr, "biaffine_dim": args.biaffine_dim,
+            "biaffine_projection_dim": args.biaffine_projection_dim, "hidden_dim": args.hidden_dim, "seed": args.seed,
             "torch_threads": __import__("torch").get_num_threads(),
         },
         "best_epoch": metrics.get("best_epoch"),

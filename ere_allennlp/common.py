@@ -4,7 +4,7 @@ Offsets are token indices with inclusive ends, as in the DyGIE JSON format. Insi
 the metric they are sentence-local; the reader and the predictor convert to and from document
 offsets.
 """
-from typing import List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 # The label of a candidate span that is not an entity, or of an ordered span pair with no relation.
 NULL_LABEL = "NULL"
@@ -31,3 +31,26 @@ def sentence_offsets(sentences: List[List[str]]) -> List[int]:
         offsets.append(total)
         total += len(sentence)
     return offsets
+
+
+# Where a sentence sits in its document; every model copies these from the metadata to its output.
+SENTENCE_KEYS = ("doc_key", "sentence_index", "sentence_start")
+
+
+def decoded_output(
+    metadata: Sequence[Dict[str, Any]],
+    entities: Optional[Sequence[Sequence[Tuple[Entity, float]]]] = None,
+    relations: Optional[Sequence[Sequence[Tuple[Relation, float]]]] = None,
+) -> Dict[str, Any]:
+    """The per-sentence output of every model, as the ``ere`` predictor reads it:
+    ``predicted_ner`` ``[start, end, label, probability]`` and ``predicted_relations``
+    ``[start1, end1, start2, end2, label, probability]`` (sentence-local offsets; an empty list for
+    a task the model lacks), plus the sentence's place in its document."""
+    empty: List[List[Any]] = [[] for _ in metadata]
+    output: Dict[str, Any] = {
+        "predicted_ner": [[[e.start, e.end, e.label, p] for e, p in s] for s in (entities if entities is not None else empty)],
+        "predicted_relations": [[list(r) + [p] for r, p in s] for s in (relations if relations is not None else empty)],
+    }
+    for key in SENTENCE_KEYS:
+        output[key] = [meta.get(key) for meta in metadata]
+    return output

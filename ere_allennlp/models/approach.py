@@ -9,7 +9,7 @@ from allennlp.models.archival import load_archive
 from allennlp.models.model import Model
 from overrides import overrides
 
-from ere_allennlp.common import Entity, Relation
+from ere_allennlp.common import Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.models.span_model import SpanModel
 
@@ -173,13 +173,7 @@ class Approach(Model):
                 for b in range(batch_size)
             ]
             self._metric(predicted, gold)
-        output: Dict[str, Any] = {
-            "predicted_ner": [[[e.start, e.end, e.label, p] for e, p in s] for s in entities],
-            "predicted_relations": [[list(r) + [p] for r, p in s] for s in relations],
-        }
-        for key in ("doc_key", "sentence_index", "sentence_start"):
-            output[key] = [meta.get(key) for meta in metadata]
-        return output
+        return decoded_output(metadata, entities, relations)
 
     @overrides
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:

@@ -12,7 +12,7 @@ from allennlp.modules.span_extractors import EndpointSpanExtractor
 from allennlp.nn import Activation, InitializerApplicator, RegularizerApplicator, util
 from overrides import overrides
 
-from ere_allennlp.common import NULL_LABEL, Entity, Relation
+from ere_allennlp.common import NULL_LABEL, Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.models.heads import Head
 from ere_allennlp.modules.high_order_inference import HighOrderInference
@@ -309,14 +309,7 @@ class SpanModel(Model):
 
         entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
         relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
-        output["predicted_ner"] = [
-            [[e.start, e.end, e.label, p] for e, p in sentence] for sentence in (entities or [[] for _ in metadata])
-        ]
-        output["predicted_relations"] = [
-            [list(r) + [p] for r, p in sentence] for sentence in (relations or [[] for _ in metadata])
-        ]
-        for key in ("doc_key", "sentence_index", "sentence_start"):
-            output[key] = [meta.get(key) for meta in metadata]
+        output.update(decoded_output(metadata, entities, relations))
         if all(meta.get("has_gold") for meta in metadata):
             predicted = [
                 {

@@ -12,7 +12,7 @@ from allennlp.modules.span_extractors import SelfAttentiveSpanExtractor
 from allennlp.nn import Activation, InitializerApplicator, RegularizerApplicator, util
 from overrides import overrides
 
-from ere_allennlp.common import NULL_LABEL
+from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
 
@@ -154,14 +154,12 @@ class SpanPruner(Model):
         kept_spans = spans.gather(1, indices.unsqueeze(-1).expand(-1, -1, 2))  # [B, K_max, 2]
         kept_probabilities = probabilities.gather(1, indices)  # [B, K_max]
         kept_l, probabilities_l = kept_spans.tolist(), kept_probabilities.tolist()
-        predicted: List[List[List[Any]]] = []
-        for k, row in enumerate(keep.tolist()):
-            predicted.append(
-                [[*kept_l[k][i], None, probabilities_l[k][i]] for i, kept in enumerate(row) if kept]
-            )
-        output["predicted_ner"] = predicted
-        for key in ("doc_key", "sentence_index", "sentence_start"):
-            output[key] = [meta.get(key) for meta in metadata]
+        kept_entities = [
+            [(Entity(*kept_l[k][i]), probabilities_l[k][i]) for i, kept in enumerate(row) if kept]
+            for k, row in enumerate(keep.tolist())
+        ]
+        output.update(decoded_output(metadata, kept_entities))
+        predicted = output["predicted_ner"]
 
         scored = [k for k, meta in enumerate(metadata) if meta.get("has_gold")]
         if scored:
