@@ -91,8 +91,8 @@ def build_config(args: argparse.Namespace, num_train: int) -> Dict[str, Any]:
     }
     steps_per_epoch = math.ceil(num_train / args.batch_size)
     return {
-        "dataset_reader": dict(reader, max_instances=args.limit_train) if args.limit_train else reader,
-        "validation_dataset_reader": reader,
+        "dataset_reader": dict(reader, max_instances=args.limit_train) if args.limit_train else dict(reader),
+        "validation_dataset_reader": dict(reader),  # a copy: Params pops keys in place
         "train_data_path": str(args.train),
         "validation_data_path": str(args.dev),
         "model": {

@@ -21,6 +21,7 @@ echo "[install] installing pinned stack into $VENV (first time: a few minutes)" 
 "${PIP[@]}" install "setuptools<80" wheel
 "${PIP[@]}" install -r requirements/runtime.txt
 "${PIP[@]}" install --no-deps -r requirements/allennlp.txt
+echo "[install] pip's 'allennlp 2.10.1 requires torch<1.13 ...' conflicts below are expected: see README" >&2
 if [ "${1:-}" = "dev" ]; then
   "${PIP[@]}" install -r requirements/dev.txt -c requirements/runtime.txt
 fi

@@ -38,3 +38,13 @@ def tiny_env(monkeypatch: pytest.MonkeyPatch) -> dict:
     for name, value in TINY_ENV.items():
         monkeypatch.setenv(name, value)
     return dict(TINY_ENV)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory):
+    """Tiny modules trained on first use, once per session (``tests/models/module_runs.py``).
+    Shared by tests/models/approach_test.py, tests/models/approaches_all_test.py and
+    tests/api_test.py, so it lives here rather than in tests/models/conftest.py."""
+    from tests.models.module_runs import ModuleRuns  # imported lazily: it imports this module
+
+    return ModuleRuns(tmp_path_factory.mktemp("module_runs"))

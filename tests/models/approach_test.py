@@ -1,68 +1,19 @@
-"""Approaches: trained tiny modules chained by cascade decoding."""
-import json
-from pathlib import Path
-from typing import Dict, List
+"""Approaches: trained tiny modules chained by cascade decoding.
+
+The ``runs`` fixture (``tests/conftest.py``) trains each module once per session; the helpers
+live in ``tests/models/module_runs.py`` and are re-exported here.
+"""
+from typing import List
 
 import pytest
-import torch
-from allennlp.commands.train import train_model_from_file
-from allennlp.data import Batch
-from allennlp.models.archival import load_archive
 
-from ere_allennlp.commands.build_approach import build_approach
-from ere_allennlp.common import Entity
-from ere_allennlp.dataset_readers.ere_json import EreJsonReader
 from ere_allennlp.models.approach import Approach
 from ere_allennlp.models.span_model import StagePrediction
-from tests.conftest import REPO_ROOT, TINY_ENV
+from tests.models.module_runs import METRIC_KEYS, ModuleRuns, evaluate
 
-METRIC_KEYS = {f"{m}_{k}" for m in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c") for k in ("p", "r", "f1")}
+__all__ = ["METRIC_KEYS", "ModuleRuns", "evaluate"]
 
-
-class ModuleRuns:
-    """Trains each tiny module once per test session, on first use."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.env = dict(TINY_ENV, ERE_ENCODER=str(REPO_ROOT / "fixtures/tiny_bert"),
-                        ERE_DATA_DIR=str(REPO_ROOT / "fixtures/data"), ERE_RUNS=str(root), ERE_EPOCHS="3")
-
-    def patch_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        for name, value in self.env.items():
-            monkeypatch.setenv(name, value)
-
-    def ensure(self, modules: List[str]) -> None:
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            self.patch_env(monkeypatch)
-            for module in modules:
-                out = self.root / f"scierc_{module}"
-                if not (out / "model.tar.gz").exists():
-                    train_model_from_file(str(REPO_ROOT / f"training_configs/scierc_{module}.jsonnet"), str(out), force=True)
-
-    def approach(self, name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Approach:
-        self.patch_env(monkeypatch)
-        path = build_approach(str(REPO_ROOT / f"training_configs/approaches/scierc_{name}.jsonnet"), str(tmp_path / name))
-        model = load_archive(path).model
-        assert isinstance(model, Approach)
-        return model
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> ModuleRuns:
-    return ModuleRuns(tmp_path_factory.mktemp("module_runs"))
-
-
-def evaluate(model: Approach, path: str = "fixtures/data/test.json") -> Dict[str, float]:
-    reader = EreJsonReader(model_name=model.encoder_name, max_length=512, max_span_width=12, entity_labels=False)
-    instances = list(reader.read(str(REPO_ROOT / path)))
-    model.eval()
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(instances), 4):
-            outputs.extend(model.forward_on_instances(instances[start : start + 4]))
-    metrics = model.get_metrics(reset=True)
-    metrics["_outputs"] = outputs  # type: ignore
-    return metrics
+pytestmark = pytest.mark.xdist_group("module_runs")  # one worker trains the shared modules
 
 
 def test_a4_runs_ner_then_re_on_predicted_entities(runs: ModuleRuns, monkeypatch, tmp_path) -> None:
