@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
@@ -44,7 +45,11 @@ def tiny_env(monkeypatch: pytest.MonkeyPatch) -> dict:
 def runs(tmp_path_factory: pytest.TempPathFactory):
     """Tiny modules trained on first use, once per session (``tests/models/module_runs.py``).
     Shared by tests/models/approach_test.py, tests/models/approaches_all_test.py and
-    tests/api_test.py, so it lives here rather than in tests/models/conftest.py."""
+    tests/api_test.py; a fixture in tests/models/conftest.py would not reach tests/api_test.py."""
     from tests.models.module_runs import ModuleRuns  # imported lazily: it imports this module
 
     return ModuleRuns(tmp_path_factory.mktemp("module_runs"))
+
+# `make test` runs two pytest workers on two cores: one torch thread each avoids oversubscription
+# (measured: one tiny NerRe epoch took 41 s with 2 threads per worker, 0.4 s with 1).
+torch.set_num_threads(1)

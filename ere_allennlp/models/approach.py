@@ -46,6 +46,8 @@ class Approach(Model):
     - ``gold_entities``: start from the gold entities instead of a first stage that finds them
       (the paper's Table 3: Ri-Rc and Re given gold entities).
     - ``symmetric_relations``: passed to ``ere_f1``.
+    - ``cuda_device``: where the stages are loaded (-1, the CPU, by default; ``allennlp
+      evaluate/predict --cuda-device`` then moves the whole approach).
 
     Metrics: the six ``ere_f1`` scores of the final output, and per stage ``s<k>_<module>_ent_i_*``
     (the entity spans the stage kept) and ``s<k>_pruner_*`` (the spans a pruner kept).

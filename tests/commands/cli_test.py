@@ -27,7 +27,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
     runs = tmp_path_factory.mktemp("cli_runs")
     env = dict(os.environ)
     env.update(TINY_ENV)
-    env.update(ERE_EPOCHS="2", ERE_RUNS=str(runs), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(ERE_EPOCHS="2", ERE_RUNS=str(runs), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1")
     return env
 
 
@@ -69,9 +69,14 @@ def test_train_compose_evaluate_predict(cli_env: dict) -> None:
     # Raw text in.
     raw_out = runs / "raw.jsonl"
     allennlp("predict", archive, "fixtures/data/raw_text.jsonl", "--output-file", str(raw_out), "--silent",
-             "--include-package", "ere_allennlp", env=cli_env)
+             "--batch-size", "2", "--cuda-device", "-1", "--include-package", "ere_allennlp", env=cli_env)
     raw = [json.loads(line) for line in raw_out.read_text().splitlines()]
     assert len(raw) == 3 and all(len(r["sentences"]) == 2 for r in raw)
+    texts = [json.loads(line)["text"] for line in (REPO_ROOT / "fixtures/data/raw_text.jsonl").read_text().splitlines()]
+    # documents stay in input order across batches of 2, and their tokens are the text's
+    assert [" ".join(w for s in r["sentences"] for w in s).replace(" ", "") for r in raw] == [
+        t.replace(" ", "") for t in texts
+    ]
 
 
 def test_bad_input_exits_non_zero_naming_file_and_line(cli_env: dict, tmp_path: Path) -> None:

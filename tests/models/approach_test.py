@@ -13,8 +13,6 @@ from tests.models.module_runs import METRIC_KEYS, ModuleRuns, evaluate
 
 __all__ = ["METRIC_KEYS", "ModuleRuns", "evaluate"]
 
-pytestmark = pytest.mark.xdist_group("module_runs")  # one worker trains the shared modules
-
 
 def test_a4_runs_ner_then_re_on_predicted_entities(runs: ModuleRuns, monkeypatch, tmp_path) -> None:
     runs.ensure(["ner", "re"])

@@ -5,9 +5,13 @@ The session fixture ``runs`` (``tests/conftest.py``) hands out one ``ModuleRuns`
 ``tests/api_test.py`` train each module at most once per pytest process. The modules are trained
 for one epoch through the real ``training_configs/scierc_<module>.jsonnet``: enough to check the
 wiring of a chain, not its accuracy (after one or three epochs the tiny modules predict nothing).
+The in-run span pruner of NerRi / NerRe is shrunk (its paper dimensions give a 12.8 M-parameter
+bi-affine layer and 55 MB archives, which dominated the run time next to the 42k-parameter BERT).
 """
+import contextlib
+import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import pytest
 import torch
@@ -19,7 +23,27 @@ from ere_allennlp.dataset_readers.ere_json import EreJsonReader
 from ere_allennlp.models.approach import Approach
 from tests.conftest import REPO_ROOT, TINY_ENV
 
+# Small pruner for the modules that train one in the same run (ERE_PRUNER is empty here).
+# (AllenNLP 2.x merges dotted keys; a nested {"model": ...} would replace the whole object.)
+PRUNER_OVERRIDES = json.dumps(
+    {"model.pruner.biaffine_dim": 32, "model.pruner.biaffine_projection_dim": 16, "model.pruner.hidden_dim": 32}
+)
+PRUNED_MODULES = {"nerri", "nerre", "nerre_star"}
+
 METRIC_KEYS = {f"{m}_{k}" for m in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c") for k in ("p", "r", "f1")}
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Runs torch on one thread. The tensors here are tiny, and when the CPU is shared (pytest-xdist
+    workers, a benchmark) torch's thread pool spins: one epoch of NerRe took 41 s on two busy
+    cores with 2 threads and 0.4 s with 1."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class ModuleRuns:
@@ -40,12 +64,14 @@ class ModuleRuns:
         return self.root / f"scierc_{module}" / "model.tar.gz"
 
     def ensure(self, modules: List[str]) -> None:
-        with pytest.MonkeyPatch.context() as monkeypatch:
+        with pytest.MonkeyPatch.context() as monkeypatch, single_thread():
             self.patch_env(monkeypatch)
             for module in modules:
                 if not self.archive(module).exists():
                     out = self.archive(module).parent
-                    train_model_from_file(str(REPO_ROOT / f"training_configs/scierc_{module}.jsonnet"), str(out), force=True)
+                    overrides = PRUNER_OVERRIDES if module in PRUNED_MODULES else ""
+                    config = REPO_ROOT / f"training_configs/scierc_{module}.jsonnet"
+                    train_model_from_file(str(config), str(out), overrides=overrides, force=True)
 
     def build(self, name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
         """Builds approach `name` from the trained modules; returns the archive path."""
@@ -66,7 +92,7 @@ def evaluate(model: Approach, path: str = "fixtures/data/test.json") -> Dict[str
     instances = list(reader.read(str(REPO_ROOT / path)))
     model.eval()
     outputs = []
-    with torch.no_grad():
+    with torch.no_grad(), single_thread():
         for start in range(0, len(instances), 4):
             outputs.extend(model.forward_on_instances(instances[start : start + 4]))
     metrics = model.get_metrics(reset=True)

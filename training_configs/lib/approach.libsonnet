@@ -11,7 +11,6 @@ local ere = import "ere.libsonnet";
       type: "ere_approach",
       stages: [std.extVar("ERE_RUNS") + "/" + dataset + "_" + stage + "/model.tar.gz" for stage in stages],
       gold_entities: gold_entities,
-      cuda_device: std.parseInt(std.extVar("ERE_CUDA_DEVICE")),
     },
     data_loader: { batch_size: std.parseInt(std.extVar("ERE_BATCH_SIZE")), shuffle: false },
   },
