@@ -20,6 +20,9 @@ DEFAULTS: Dict[str, str] = {
     "ERE_RUNS": "runs",  # where module archives live: $ERE_RUNS/<dataset>_<module>/model.tar.gz
     "ERE_CUDA_DEVICE": "-1",
     "ERE_SEED": "13370",
+    # JSON list of devices for distributed training, one worker process each (torch.distributed):
+    # "[-1,-1]" = two CPU workers (gloo), "[0,1]" = two GPUs; "" = one process on ERE_CUDA_DEVICE
+    "ERE_DISTRIBUTED": "",
 }
 
 

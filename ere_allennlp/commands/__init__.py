@@ -1,2 +1,3 @@
 """AllenNLP subcommands (found through `.allennlp_plugins`; see README)."""
 from ere_allennlp.commands.build_approach import BuildApproach  # noqa: F401
+from ere_allennlp.commands import atomic_predict  # noqa: F401  (atomic --output-file of allennlp predict)

@@ -1,7 +1,7 @@
 """DyGIE JSON lines -> one AllenNLP Instance per sentence, with sentence-local candidate spans."""
 import json
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
@@ -10,6 +10,7 @@ from allennlp.data.fields import AdjacencyField, Field, ListField, MetadataField
 from allennlp.data.instance import Instance
 from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer, TokenIndexer
 from allennlp.data.tokenizers import Token
+from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, sentence_offsets
@@ -22,6 +23,45 @@ RELATION_PAIR_MODES = ("all", "related", "none")
 
 class EreDataError(ConfigurationError):
     """A record of a data file is malformed; the message names the file, line and field."""
+
+
+IGNORED_LABEL_INDEX = -1  # what the heads treat as padding: no loss, never a target
+_warned_unseen_labels: Set[Tuple[str, str]] = set()
+
+
+def _index_labels(labels: Sequence[str], namespace: str, vocab: Vocabulary) -> List[int]:
+    """Label indices; a label the vocabulary has never seen (one absent from the training data,
+    met at evaluation) gets IGNORED_LABEL_INDEX instead of a KeyError: it adds nothing to the
+    loss, and as the model cannot predict it, its gold item counts as a miss in ``ere_f1``."""
+    known = vocab.get_token_to_index_vocabulary(namespace)
+    indices = []
+    for label in labels:
+        index = known.get(label)
+        if index is None:
+            if (namespace, label) not in _warned_unseen_labels:
+                _warned_unseen_labels.add((namespace, label))
+                logger.warning("label %r (namespace %s) was not seen in training: counted as a miss", label, namespace)
+            index = IGNORED_LABEL_INDEX
+        indices.append(index)
+    return indices
+
+
+class TolerantSequenceLabelField(SequenceLabelField):
+    """A SequenceLabelField whose labels unseen in training index to IGNORED_LABEL_INDEX."""
+
+    @overrides
+    def index(self, vocab: Vocabulary) -> None:
+        if not self._skip_indexing:
+            self._indexed_labels = _index_labels(self.labels, self._label_namespace, vocab)
+
+
+class TolerantAdjacencyField(AdjacencyField):
+    """An AdjacencyField whose labels unseen in training index to IGNORED_LABEL_INDEX."""
+
+    @overrides
+    def index(self, vocab: Vocabulary) -> None:
+        if self.labels is not None:
+            self._indexed_labels = _index_labels(self.labels, self._label_namespace, vocab)
 
 
 class Document:
@@ -166,7 +206,10 @@ class EreJsonReader(DatasetReader):
       for training on gold spans; keep them for evaluation, where they still count as gold).
 
     Labels come only from the gold annotation; files without ``ner``/``relations`` (prediction
-    input) yield instances without label fields.
+    input) yield instances without label fields. A label never seen in training (met at
+    evaluation) indexes to -1: no loss, and its gold entity or relation counts as a miss.
+    Tokens without any word piece (control characters, zero-width or no-break spaces alone) are
+    kept; the mismatched embedder gives them a zero vector.
     """
 
     def __init__(
@@ -196,9 +239,15 @@ class EreJsonReader(DatasetReader):
         self.relation_pairs = relation_pairs
         self.entity_labels = entity_labels
         self.skip_sentences_without_candidates = skip_sentences_without_candidates
-        self._token_indexers = token_indexers or {
-            "tokens": PretrainedTransformerMismatchedIndexer(model_name=model_name, max_length=max_length)
-        }
+        if token_indexers is None:
+            try:
+                indexer = PretrainedTransformerMismatchedIndexer(model_name=model_name, max_length=max_length)
+            except OSError as error:  # a missing folder, or a hub name while offline
+                raise ConfigurationError(
+                    f"dataset_reader: field 'model_name': cannot load the encoder's tokenizer {model_name!r}: {error}"
+                ) from None
+            token_indexers = {"tokens": indexer}
+        self._token_indexers = token_indexers
 
     @overrides
     def _read(self, file_path: str) -> Iterable[Instance]:
@@ -265,7 +314,7 @@ class EreJsonReader(DatasetReader):
             if self.entity_labels:
                 # The (-1, -1) padding span of a sentence without candidates gets NULL; it is
                 # masked out of every loss, and keeps batches of such sentences homogeneous.
-                fields["span_labels"] = SequenceLabelField(
+                fields["span_labels"] = TolerantSequenceLabelField(
                     [label_of.get(span, NULL_LABEL) for span in candidate_spans] or [NULL_LABEL],
                     span_field,
                     label_namespace="entity_labels",
@@ -283,7 +332,7 @@ class EreJsonReader(DatasetReader):
                     pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
                 else:
                     pairs = sorted(related)
-                fields["relation_labels"] = AdjacencyField(
+                fields["relation_labels"] = TolerantAdjacencyField(
                     pairs,
                     span_field,
                     [related.get(p, NULL_LABEL) for p in pairs],

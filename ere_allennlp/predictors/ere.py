@@ -1,6 +1,7 @@
 """Document-level prediction: DyGIE JSON (or raw text) in, DyGIE-style predictions out."""
 import json
-from typing import Any, Dict, List
+import logging
+from typing import Any, Dict, List, Optional
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict, sanitize
@@ -9,8 +10,13 @@ from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 from overrides import overrides
 
-from ere_allennlp.dataset_readers.ere_json import Document, EreJsonReader, parse_document
+from ere_allennlp.dataset_readers.ere_json import Document, EreDataError, EreJsonReader, parse_document
 
+logger = logging.getLogger(__name__)
+
+# Keys that `load_line` adds to an input record: where it came from, and why it is unreadable.
+WHERE_KEY = "_ere_where"
+ERROR_KEY = "_ere_error"
 _SENTENCIZER = None
 
 
@@ -39,18 +45,35 @@ class ErePredictor(Predictor):
     ``[start1, end1, start2, end2, label, probability]``), with DOCUMENT token offsets, so the
     output is readable by the ``ere_json`` reader again. A label is null where the model only
     identifies (Ei, Ri, the pruner).
+
+    A bad input line (malformed JSON, an invalid document) stops the run with an EreDataError
+    naming the input file and line (``allennlp predict``) or the document's position in the
+    batch, and the field. With ``skip_bad_documents`` (``--predictor-args
+    '{"skip_bad_documents": true}'``) it yields ``{"doc_key": ..., "error": message}`` instead,
+    and a warning reports how many documents were skipped so far.
     """
 
-    def __init__(self, model: Model, dataset_reader: DatasetReader, frozen: bool = True) -> None:
+    def __init__(
+        self, model: Model, dataset_reader: DatasetReader, frozen: bool = True, skip_bad_documents: bool = False
+    ) -> None:
         super().__init__(model, dataset_reader, frozen)
         if not isinstance(dataset_reader, EreJsonReader):
             raise ConfigurationError("the 'ere' predictor needs the 'ere_json' dataset reader")
+        self.skip_bad_documents = skip_bad_documents
+        self.skipped_documents = 0
+        # Set by `allennlp predict` (ere_allennlp/commands/atomic_predict.py) before each
+        # `load_line`: ``file:line`` of that line.
+        self.input_location: Optional[str] = None
 
     @staticmethod
     def to_document(inputs: JsonDict, where: str = "<input>") -> Document:
+        if not isinstance(inputs, dict):
+            raise EreDataError(f"{where}: field '<record>': expected a JSON object, got {type(inputs).__name__}")
+        if ERROR_KEY in inputs:
+            raise EreDataError(inputs[ERROR_KEY])
         if "text" in inputs and "sentences" not in inputs:
             if not isinstance(inputs["text"], str):
-                raise ConfigurationError(f"{where}: field 'text': must be a string")
+                raise EreDataError(f"{where}: field 'text': must be a string")
             record = {"doc_key": inputs.get("doc_key", where), "sentences": split_text(inputs["text"])}
         else:
             record = {k: v for k, v in inputs.items() if k in ("doc_key", "sentences")}
@@ -75,17 +98,33 @@ class ErePredictor(Predictor):
 
     @overrides
     def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
-        documents = [self.to_document(doc, where=f"input document {n}") for n, doc in enumerate(inputs)]
+        documents: List[Optional[Document]] = []
+        results: List[Dict[str, Any]] = []
+        for n, doc in enumerate(inputs):
+            where = doc.get(WHERE_KEY) if isinstance(doc, dict) else None
+            try:
+                document = self.to_document(doc, where=where or f"input document {n}")
+            except EreDataError as error:
+                if not self.skip_bad_documents:
+                    raise
+                self.skipped_documents += 1
+                logger.warning("skipped a bad document (%d so far): %s", self.skipped_documents, error)
+                doc_key = doc.get("doc_key") if isinstance(doc, dict) else None
+                documents.append(None)
+                results.append({"doc_key": str(doc_key or where or f"input document {n}"), "error": str(error)})
+                continue
+            documents.append(document)
+            results.append(self._empty_result(document))
         instances: List[Instance] = []
         owners: List[int] = []
         for n, document in enumerate(documents):
-            for instance in self._document_instances(document):
+            for instance in self._document_instances(document) if document is not None else []:
                 instances.append(instance)
                 owners.append(n)
         outputs = self.predict_batch_instance(instances) if instances else []
-        results = [self._empty_result(d) for d in documents]
         for n, output in zip(owners, outputs):
             document = documents[n]
+            assert document is not None
             k = output["sentence_index"]
             start = document.offsets[k]
             results[n]["predicted_ner"][k] = [[s + start, e + start, label, p] for s, e, label, p in output["predicted_ner"]]
@@ -110,10 +149,24 @@ class ErePredictor(Predictor):
 
     @overrides
     def load_line(self, line: str) -> JsonDict:
+        """One input line -> its record, tagged with where it came from. With
+        ``skip_bad_documents``, malformed JSON becomes a marker that `predict_batch_json` turns
+        into an error record."""
+        where = self.input_location or "input line"
         try:
-            return json.loads(line)
+            record = json.loads(line)
+            message = None
         except json.JSONDecodeError as error:
-            raise ConfigurationError(f"malformed JSON input line: {error}: {line[:80]!r}") from None
+            message = f"{where}: malformed JSON: {error}: {line[:80]!r}"
+        if message is None and not isinstance(record, dict):
+            message = f"{where}: field '<record>': expected a JSON object, got {type(record).__name__}"
+        if message is not None:
+            if not self.skip_bad_documents:
+                raise EreDataError(message)
+            return {WHERE_KEY: where, ERROR_KEY: message}
+        if self.input_location is not None:
+            record[WHERE_KEY] = self.input_location  # also the doc_key of a document without one
+        return record
 
     @overrides
     def dump_line(self, outputs: JsonDict) -> str:

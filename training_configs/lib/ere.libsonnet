@@ -2,7 +2,7 @@
 // Each training_configs/<dataset>_<module>.jsonnet is one call: ere.module("scierc", "ner").
 // Environment variables override the defaults without editing files (see README):
 //   ERE_ENCODER, ERE_DATA_DIR, ERE_EPOCHS, ERE_LR, ERE_BATCH_SIZE, ERE_MAX_LENGTH, ERE_PRUNER,
-//   ERE_HEAD_LR, ERE_CUDA_DEVICE, ERE_SEED. An empty value keeps the paper's setting.
+//   ERE_HEAD_LR, ERE_CUDA_DEVICE, ERE_SEED, ERE_DISTRIBUTED. An empty value keeps the paper's setting.
 local env(name, default) = if std.extVar(name) == "" then default else std.extVar(name);
 
 local datasets = {
@@ -121,7 +121,8 @@ local modules = {
     validation_data_loader: { batch_size: batch_size, shuffle: false },
     trainer: {
       num_epochs: std.parseInt(env("ERE_EPOCHS", std.toString(datasets[dataset].epochs[spec.epochs]))),
-      cuda_device: std.parseInt(std.extVar("ERE_CUDA_DEVICE")),
+      // With ERE_DISTRIBUTED the devices come from `distributed` (AllenNLP rejects both).
+      [if std.extVar("ERE_DISTRIBUTED") == "" then "cuda_device"]: std.parseInt(std.extVar("ERE_CUDA_DEVICE")),
       validation_metric: spec.metric,
       grad_norm: 5.0,  // gradient clipping 5
       optimizer: {
@@ -135,6 +136,15 @@ local modules = {
       // warm-up rate 0.5: linear warm-up over the first half of all steps, then linear decay
       learning_rate_scheduler: { type: "slanted_triangular", cut_frac: 0.5 },
       checkpointer: { keep_most_recent_by_count: 1 },
+      // Saves the RNG states each epoch so that `allennlp train --recover` continues exactly.
+      callbacks: [{ type: "rng_state" }],
     },
-  },
+  } + (if std.extVar("ERE_DISTRIBUTED") == "" then {} else {
+    // One worker process per listed device (torch.distributed): "[-1,-1]" = two CPU workers (gloo).
+    distributed: {
+      cuda_devices: std.parseJson(std.extVar("ERE_DISTRIBUTED")),
+      // Some weights get no gradient (the encoder's unused pooler, heads a module skips).
+      ddp_accelerator: { type: "torch", find_unused_parameters: true },
+    },
+  }),
 }
