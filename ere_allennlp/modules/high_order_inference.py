@@ -41,7 +41,7 @@ Two implementations of the messages give the same result (up to rounding):
   tensors (``head_i[k] Q_i(a)``, ``tail_j[k] Q_j(b)``) and a few ``B*m^2*R`` tensors, i.e. about
   ``3*B*m*dt*E*R + 2*B*m*dt*E + O(B*m^2*R)``. Cheaper than dense when ``dt < m*E``.
 
-``force=None`` uses dense when ``B*m*m*E*E*R <= max_dense_elements`` and factorised otherwise.
+``force=None`` uses dense when ``B*m*m*E*E*R <= max_dense_elements`` (default ``2**26``) and factorised otherwise.
 
 When gradients are needed, autograd additionally keeps per iteration the tensors an einsum saves for its
 backward pass: dense, about two ``B*m^2*E^2`` and a few ``B*m^2*R`` per iteration (``f`` itself is saved
@@ -89,14 +89,16 @@ class MeanFieldInference(HighOrderInference):
     ----------
     iterations : ``int``, optional (default = ``3``)
         Number of mean-field updates; ``0`` is first-order inference.
-    max_dense_elements : ``int``, optional (default = ``2**24``)
+    max_dense_elements : ``int``, optional (default = ``2**26``)
         With ``force=None`` the dense path is used when ``f`` would have at most this many elements
-        (``B*m*m*E*E*R``), the factorised path otherwise.
+        (``B*m*m*E*E*R``; 2**26 float32 elements are 256 MB), the factorised path otherwise. Measured
+        on a CPU (``docs/benchmarks.md``): with d_t = 200 the dense path was faster and smaller up to
+        B = 20, m = 64, E = 7, R = 8 (3.3e7 elements); the factorised path is for larger m.
     force : ``str``, optional (default = ``None``)
         ``"dense"`` or ``"factorised"`` to always use that path.
     """
 
-    def __init__(self, iterations: int = 3, max_dense_elements: int = 2**24, force: Optional[str] = None) -> None:
+    def __init__(self, iterations: int = 3, max_dense_elements: int = 2**26, force: Optional[str] = None) -> None:
         super().__init__()
         if iterations < 0:
             raise ConfigurationError(f"iterations must be >= 0, got {iterations}")

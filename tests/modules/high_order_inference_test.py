@@ -345,7 +345,7 @@ def test_path_selection():
     # Both automatic choices give the reference result.
     inputs = make_inputs(2, 3, 2, 2, 2, seed=23)
     expected = reference_mean_field(*inputs, iterations=2)
-    for limit in (0, 2**24):
+    for limit in (0, 2**26):
         result = MeanFieldInference(iterations=2, max_dense_elements=limit)(*inputs)
         for r, e in zip(result, expected):
             torch.testing.assert_close(r, e, atol=1e-5, rtol=0)
@@ -369,6 +369,6 @@ def test_shape_errors():
 def test_from_params():
     inference = HighOrderInference.from_params(Params({"type": "mean_field", "iterations": 2}))
     assert isinstance(inference, MeanFieldInference)
-    assert inference.iterations == 2 and inference.force is None and inference.max_dense_elements == 2**24
+    assert inference.iterations == 2 and inference.force is None and inference.max_dense_elements == 2**26
     default = HighOrderInference.from_params(Params({"force": "factorised", "max_dense_elements": 10}))
     assert isinstance(default, MeanFieldInference) and default.force == "factorised" and default.iterations == 3
