@@ -1,3 +1,4 @@
 """AllenNLP subcommands (found through `.allennlp_plugins`; see README)."""
 from ere_allennlp.commands.build_approach import BuildApproach  # noqa: F401
 from ere_allennlp.commands import atomic_predict  # noqa: F401  (atomic --output-file of allennlp predict)
+from ere_allennlp.commands.compare import Compare  # noqa: F401  (allennlp ere-compare)
