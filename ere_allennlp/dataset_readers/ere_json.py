@@ -1,7 +1,7 @@
 """DyGIE JSON lines -> one AllenNLP Instance per sentence, with sentence-local candidate spans."""
 import json
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Type
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
@@ -155,19 +155,25 @@ def parse_document(record: Any, where: str, skip_empty: bool = False) -> Documen
     return Document(doc_key, sentences, all_entities, all_relations, has_gold)
 
 
-def read_documents(file_path: str) -> Iterator[Tuple[str, Document]]:
-    """Yields (``file:line``, document) for every non-blank line of a DyGIE JSON-lines file."""
-    path = cached_path(file_path)
-    with open(path, encoding="utf-8") as data_file:
+def read_json_lines(file_path: str, error: Type[Exception] = EreDataError) -> Iterator[Tuple[str, Any]]:
+    """Yields (``file:line``, decoded record) for every non-blank line of a JSON-lines file;
+    a malformed line raises `error` naming the file and line."""
+    with open(cached_path(file_path), encoding="utf-8") as data_file:
         for line_number, line in enumerate(data_file, start=1):
             if not line.strip():
                 continue
             where = f"{file_path}:{line_number}"
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise EreDataError(f"{where}: malformed JSON: {error}") from None
-            yield where, parse_document(record, where)
+            except json.JSONDecodeError as decode_error:
+                raise error(f"{where}: malformed JSON: {decode_error}") from None
+            yield where, record
+
+
+def read_documents(file_path: str) -> Iterator[Tuple[str, Document]]:
+    """Yields (``file:line``, document) for every non-blank line of a DyGIE JSON-lines file."""
+    for where, record in read_json_lines(file_path):
+        yield where, parse_document(record, where)
 
 
 def enumerate_spans(num_tokens: int, max_span_width: int) -> List[Tuple[int, int]]:

@@ -10,14 +10,12 @@ of every document independently with probability 0.5, and
 ``p = (1 + #trials whose statistic >= the observed one) / (1 + trials)``.
 """
 import itertools
-import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from allennlp.common.file_utils import cached_path
 
 from ere_allennlp.common import Entity, Relation
-from ere_allennlp.dataset_readers.ere_json import EreDataError, read_documents
+from ere_allennlp.dataset_readers.ere_json import EreDataError, read_documents, read_json_lines
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, EreF1, prf
 
 Counts = Tuple[int, int, int]
@@ -35,27 +33,17 @@ class SignificanceError(ValueError):
 def _read_predictions(predictions_path: str) -> Dict[str, Tuple[str, Dict[str, Any]]]:
     """doc_key -> (``file:line``, record) of a prediction file (one JSON line per document)."""
     records: Dict[str, Tuple[str, Dict[str, Any]]] = {}
-    with open(cached_path(predictions_path), encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{predictions_path}:{line_number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise SignificanceError(f"{where}: malformed JSON: {error}") from None
-            if not isinstance(record, dict) or "doc_key" not in record:
-                raise SignificanceError(f"{where}: expected a JSON object with a 'doc_key'")
-            doc_key = str(record["doc_key"])
-            if "error" in record:
-                raise SignificanceError(
-                    f"{where}: doc_key {doc_key!r} was not predicted (error record: {record['error']})"
-                )
-            if doc_key in records:
-                raise SignificanceError(
-                    f"{where}: doc_key {doc_key!r} appears twice (first at {records[doc_key][0]})"
-                )
-            records[doc_key] = (where, record)
+    for where, record in read_json_lines(predictions_path, error=SignificanceError):
+        if not isinstance(record, dict) or "doc_key" not in record:
+            raise SignificanceError(f"{where}: expected a JSON object with a 'doc_key'")
+        doc_key = str(record["doc_key"])
+        if "error" in record:
+            raise SignificanceError(
+                f"{where}: doc_key {doc_key!r} was not predicted (error record: {record['error']})"
+            )
+        if doc_key in records:
+            raise SignificanceError(f"{where}: doc_key {doc_key!r} appears twice (first at {records[doc_key][0]})")
+        records[doc_key] = (where, record)
     return records
 
 
