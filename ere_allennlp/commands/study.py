@@ -1,0 +1,79 @@
+"""`allennlp ere-study`: rerun the paper's study (Tables 2-6, significance tests, a bar chart)."""
+import argparse
+import json
+import logging
+from typing import Any, Dict
+
+from allennlp.commands.subcommand import Subcommand
+from overrides import overrides
+
+from ere_allennlp.study.runner import APPROACHES, Study, StudyError, StudySettings
+from ere_allennlp.study.tables import StudyTables
+
+logger = logging.getLogger(__name__)
+
+
+@Subcommand.register("ere-study")
+class RunStudy(Subcommand):
+    """For a dataset and a list of seeds: trains every module and the pruner once per seed
+    (``training_configs/<dataset>_<module>.jsonnet``), builds every approach, evaluates it on the
+    evaluation split and writes Tables 2-6 (Markdown, CSV), ``results.json`` with every raw figure,
+    pairwise permutation tests and ``approaches.png`` to ``OUTPUT_DIR/tables``. Finished runs are
+    reused, so the same command resumes a stopped study or adds seeds or approaches to it."""
+
+    @overrides
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = "Train every module per seed, build and evaluate the approaches, write the paper's tables."
+        sub = parser.add_parser(self.name, description=description, help=description)
+        sub.add_argument("--dataset", default="scierc", choices=["scierc", "ace05"], help="which configs (default scierc)")
+        sub.add_argument("--data-dir", default="", help="folder with train.json, dev.json, test.json (default data/<dataset>)")
+        sub.add_argument("-s", "--output-dir", required=True, help="study folder (resumed if it exists)")
+        sub.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="seeds (default 1..6, as the paper's six runs)")
+        sub.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=list(APPROACHES),
+                         help="approaches to build and evaluate (default all: a1-a8, the Table 3, 5, 6 variants)")
+        sub.add_argument("--encoder", default="", help="transformer name or folder (default: the paper's for the dataset)")
+        sub.add_argument("--epochs", default="", help="epochs of every module (default: Table 7's 100-300)")
+        sub.add_argument("--lr", default="", help="learning rate (default: Table 7's)")
+        sub.add_argument("--head-lr", default="", help="learning rate of all but the encoder (default: --lr)")
+        sub.add_argument("--batch-size", type=int, default=20, help="sentences per batch (default 20)")
+        sub.add_argument("--max-length", type=int, default=512, help="word pieces per encoder window (default 512)")
+        sub.add_argument("--cuda-device", type=int, default=-1, help="GPU index, -1 = CPU (default)")
+        sub.add_argument("--eval-split", default="test", choices=["train", "dev", "test"],
+                         help="split the approaches are evaluated on (default test)")
+        sub.add_argument("--module-overrides", default="{}",
+                         help='JSON {"<module>" or "*": {"dotted.key": value}}: AllenNLP overrides of the module configs')
+        sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the repository's training_configs)")
+        sub.add_argument("--trials", type=int, default=10000, help="permutation test swaps (default 10000)")
+        sub.add_argument("--tables-only", action="store_true", help="only (re)write the tables from the finished runs")
+        sub.set_defaults(func=study_from_args)
+        return sub
+
+
+def settings_from_args(args: argparse.Namespace) -> StudySettings:
+    try:
+        module_overrides: Dict[str, Any] = json.loads(args.module_overrides)
+    except json.JSONDecodeError as error:
+        raise StudyError(f"--module-overrides is not JSON: {error}") from None
+    if not isinstance(module_overrides, dict) or not all(isinstance(v, dict) for v in module_overrides.values()):
+        raise StudyError('--module-overrides must be a JSON object {"<module>": {"dotted.key": value}}')
+    return StudySettings(
+        output_dir=args.output_dir, dataset=args.dataset, data_dir=args.data_dir, seeds=args.seeds,
+        approaches=args.approaches, encoder=args.encoder, epochs=str(args.epochs), lr=str(args.lr),
+        head_lr=str(args.head_lr), batch_size=args.batch_size, max_length=args.max_length,
+        cuda_device=args.cuda_device, eval_split=args.eval_split, module_overrides=module_overrides,
+        config_dir=args.config_dir, trials=args.trials,
+    )
+
+
+def study_from_args(args: argparse.Namespace) -> str:
+    return str(run_study(settings_from_args(args), tables_only=args.tables_only))
+
+
+def run_study(settings: StudySettings, tables_only: bool = False, progress: bool = True):
+    study = Study(settings)
+    if not tables_only:
+        study.run(progress=progress)
+    out = StudyTables(study).write()
+    print((out / "tables.md").read_text(encoding="utf-8"))
+    print(f"tables, results.json and approaches.png written to {out}")
+    return out

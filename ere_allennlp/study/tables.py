@@ -1,0 +1,317 @@
+"""Tables 2-6 of the paper, a bar chart and every raw figure, from the finished runs of a `Study`.
+
+Every figure is a mean over the seeds whose run finished, with the standard deviation (``ddof=1``;
+0 for one seed), in percent. Significance (Section 3.1): the paired permutation test of
+`ere_allennlp.study.significance` between two approaches, whose units are the (seed, document)
+pairs both approaches finished; in a table, ``*`` marks a figure whose F1 is significantly
+(p < 0.05) below the best of its column, and the best is in bold.
+
+Written to ``OUT/tables/``: ``table2.md`` ... ``table6.md`` (and ``.csv``), ``tables.md`` (all of
+them), ``significance.md`` / ``significance.csv`` (p-values of every pair of Table 2's approaches),
+``results.json`` (per-seed figures, means, stds, p-values) and ``approaches.png``.
+"""
+import csv
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
+from ere_allennlp.study.significance import ALPHA, paired_permutation_test
+
+DISPLAY = {
+    "ent_i": "Ent-I", "ent_c": "Ent-C", "rel_i": "Rel-I", "rel_c": "Rel-C",
+    "strict_rel_i": "Rel+-I", "strict_rel_c": "Rel+-C",
+}
+APPROACH_NAMES = {
+    "a1": "a1 Ei-Ec-Ri-Rc", "a2": "a2 Ei-Ec-Re", "a3": "a3 Ner-Ri-Rc", "a4": "a4 Ner-Re",
+    "a5": "a5 Ei-EcRi-Rc", "a6": "a6 Ei-EcRe", "a7": "a7 NerRi-Rc", "a8": "a8 NerRe",
+    "ei_nerre": "Ei-NerRe", "ei_nerre_star": "Ei-NerRe*", "nerre_star": "NerRe*",
+    "gold_ri_rc": "Ri-Rc", "gold_re": "Re",
+}
+TABLE2_APPROACHES = ("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8")
+ALL_METRICS = ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+CLASSIFICATION = ("ent_c", "rel_c", "strict_rel_c")
+
+
+@dataclass
+class Cell:
+    values: List[float]  # one per seed, in percent
+    metric: Optional[str] = None  # the F1 metric that the significance mark refers to
+    mark: str = ""  # "*" when significantly below the column's best
+    best: bool = False
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values)) if self.values else float("nan")
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+
+    def text(self) -> str:
+        if not self.values:
+            return "-"
+        body = f"{self.mean:.2f} ± {self.std:.2f}"
+        body = f"**{body}**" if self.best else body
+        return body + self.mark
+
+
+@dataclass
+class Table:
+    name: str
+    caption: str
+    columns: List[str]
+    rows: List[Tuple[str, List[Cell]]] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.name}: {self.caption}", "", "| | " + " | ".join(self.columns) + " |",
+                 "|---|" + "---:|" * len(self.columns)]
+        for label, cells in self.rows:
+            lines.append(f"| {label} | " + " | ".join(cell.text() for cell in cells) + " |")
+        lines.append("")
+        lines.extend(self.notes)
+        return "\n".join(lines).rstrip() + "\n"
+
+    def write_csv(self, path: Path) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            header = ["row"]
+            for column in self.columns:
+                header += [f"{column} mean", f"{column} std", f"{column} seeds", f"{column} significantly worse"]
+            writer.writerow(header)
+            for label, cells in self.rows:
+                row: List[Any] = [label]
+                for cell in cells:
+                    row += [f"{cell.mean:.4f}" if cell.values else "", f"{cell.std:.4f}" if cell.values else "",
+                            len(cell.values), bool(cell.mark)]
+                writer.writerow(row)
+
+
+class StudyTables:
+    """Reads the finished runs of `study` and builds the tables."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.settings = study.settings
+        self.approaches: Dict[str, Dict[int, Dict[str, Any]]] = {}
+        for approach in self.settings.approaches:
+            for seed in self.settings.seeds:
+                path = study.metrics_file(seed, approach)
+                if path.exists():
+                    with open(path, encoding="utf-8") as handle:
+                        self.approaches.setdefault(approach, {})[seed] = json.load(handle)
+        self.spans: Dict[str, Dict[int, Dict[str, Dict[str, float]]]] = {}
+        for module in SPAN_MODULES:
+            for seed in self.settings.seeds:
+                path = study.module_dir(seed, module) / "span_metrics.json"
+                if path.exists():
+                    with open(path, encoding="utf-8") as handle:
+                        self.spans.setdefault(module, {})[seed] = json.load(handle)
+        self.p_values: Dict[Tuple[str, str, str], float] = {}
+
+    # ---------------------------------------------------------------------------- figures
+    def values(self, approach: str, key: str) -> List[float]:
+        runs = self.approaches.get(approach, {})
+        return [100.0 * runs[seed]["metrics"][key] for seed in sorted(runs)]
+
+    def p_value(self, a: str, b: str, metric: str) -> Optional[float]:
+        """Permutation test of `metric` F1 between approaches a and b over the (seed, document)
+        units both finished; None when they share no seed."""
+        key = (min(a, b), max(a, b), metric)
+        if key not in self.p_values:
+            seeds = sorted(set(self.approaches.get(a, {})) & set(self.approaches.get(b, {})))
+            if not seeds:
+                return None
+            counts = []
+            for approach in (a, b):
+                units = {}
+                for seed in seeds:
+                    for doc_key, doc in self.approaches[approach][seed]["document_counts"].items():
+                        units[f"{seed}/{doc_key}"] = {m: tuple(v) for m, v in doc.items()}
+                counts.append(units)
+            self.p_values[key] = paired_permutation_test(counts[0], counts[1], metric, trials=self.settings.trials)
+        return self.p_values[key]
+
+    def approach_table(self, name: str, caption: str, approaches: Sequence[str], metrics: Sequence[str]) -> Table:
+        present = [a for a in approaches if a in self.approaches]
+        table = Table(name, caption, [DISPLAY[m] for m in metrics])
+        for approach in present:
+            table.rows.append((APPROACH_NAMES[approach], [Cell(self.values(approach, f"{m}_f1"), metric=m) for m in metrics]))
+        self._mark(table, present)
+        seeds = sorted({s for a in present for s in self.approaches[a]})
+        table.notes.append(
+            f"F1 (%), mean ± std over seeds {seeds} on {self.settings.eval_split}. Bold: best of the column; "
+            f"*: significantly below it (paired permutation test over (seed, document) units, p < {ALPHA})."
+        )
+        return table
+
+    def _mark(self, table: Table, approaches: Sequence[str]) -> None:
+        for column in range(len(table.columns)):
+            cells = [cells[column] for _, cells in table.rows]
+            filled = [(i, c) for i, c in enumerate(cells) if c.values]
+            if not filled:
+                continue
+            best_index, best = max(filled, key=lambda item: item[1].mean)
+            for i, cell in filled:
+                cell.best = cell.mean == best.mean  # ties are all best
+                if cell.best or cell.metric is None:
+                    continue
+                p = self.p_value(approaches[best_index], approaches[i], cell.metric)
+                if p is not None and p < ALPHA:
+                    cell.mark = "*"
+
+    def table2(self) -> Table:
+        return self.approach_table("Table 2", "F1 scores of the eight approaches", TABLE2_APPROACHES, ALL_METRICS)
+
+    def table3(self) -> Table:
+        present = [a for a in ("gold_ri_rc", "gold_re") if a in self.approaches]
+        table = Table("Table 3", "Rel+-C of Ri-Rc and Re with gold entities", ["P", "R", "F1"])
+        for approach in present:
+            cells = [Cell(self.values(approach, f"strict_rel_c_{k}")) for k in ("p", "r", "f1")]
+            cells[2].metric = "strict_rel_c"
+            table.rows.append((APPROACH_NAMES[approach], cells))
+        if len(present) == 2:
+            self._mark_single_column(table, present, 2)
+            p = self.p_value(present[0], present[1], "strict_rel_c")
+            table.notes.append(f"Rel+-C (%), mean ± std over seeds; p-value of the F1 difference: {p:.4f} "
+                               f"(* marks the significantly lower F1, p < {ALPHA}).")
+        return table
+
+    def _mark_single_column(self, table: Table, approaches: Sequence[str], column: int) -> None:
+        cells = [cells[column] for _, cells in table.rows]
+        best_index = max(range(len(cells)), key=lambda i: cells[i].mean)
+        for i, cell in enumerate(cells):
+            cell.best = cell.mean == cells[best_index].mean
+            if not cell.best and cell.metric is not None:
+                p = self.p_value(approaches[best_index], approaches[i], cell.metric)
+                if p is not None and p < ALPHA:
+                    cell.mark = "*"
+
+    def table4(self) -> Table:
+        table = Table("Table 4", "the pruner and Ei as entity pruners (span P/R/F1)", ["P", "R", "F1"])
+        for module, label in (("pruner", "Pruner"), ("ei", "Ei")):
+            runs = self.spans.get(module, {})
+            for split in SPLITS:
+                per_seed = [runs[seed][split] for seed in sorted(runs) if split in runs[seed]]
+                if per_seed:
+                    table.rows.append((f"{label} {split}", [Cell([100.0 * r[k] for r in per_seed]) for k in ("p", "r", "f1")]))
+        table.notes.append("Span P/R/F1 (%), mean ± std over seeds: the pruner's kept spans and Ei's identified "
+                           "spans against the gold entity spans.")
+        return table
+
+    def table5(self) -> Table:
+        return self.approach_table("Table 5", "Ei-EcRe, Ei-NerRe and NerRe", ("a6", "ei_nerre", "a8"), CLASSIFICATION)
+
+    def table6(self) -> Table:
+        return self.approach_table(
+            "Table 6", "NerRe and NerRe* with the pruner or a trained Ei",
+            ("ei_nerre", "ei_nerre_star", "a8", "nerre_star"), CLASSIFICATION,
+        )
+
+    def tables(self) -> List[Table]:
+        return [self.table2(), self.table3(), self.table4(), self.table5(), self.table6()]
+
+    def significance_rows(self) -> List[Dict[str, Any]]:
+        present = [a for a in TABLE2_APPROACHES if a in self.approaches]
+        rows = []
+        for metric in ALL_METRICS:
+            for i, a in enumerate(present):
+                for b in present[i + 1 :]:
+                    p = self.p_value(a, b, metric)
+                    rows.append({"metric": DISPLAY[metric], "a": a, "b": b,
+                                 "f1_a": float(np.mean(self.values(a, f"{metric}_f1"))),
+                                 "f1_b": float(np.mean(self.values(b, f"{metric}_f1"))),
+                                 "p_value": p, "significant": p is not None and p < ALPHA})
+        return rows
+
+    # ---------------------------------------------------------------------------- output
+    def write(self, directory: Optional[Path] = None) -> Path:
+        out = directory or self.study.root / "tables"
+        out.mkdir(parents=True, exist_ok=True)
+        tables = self.tables()
+        combined = [f"# ere-study: {self.settings.dataset}, evaluated on {self.settings.eval_split}", ""]
+        for number, table in enumerate(tables, start=2):
+            text = table.markdown()
+            (out / f"table{number}.md").write_text(text, encoding="utf-8")
+            table.write_csv(out / f"table{number}.csv")
+            combined.append(text)
+        (out / "tables.md").write_text("\n".join(combined), encoding="utf-8")
+        rows = self.significance_rows()
+        self._write_significance(out, rows)
+        self._write_json(out / "results.json", tables, rows)
+        self.plot(out / "approaches.png")
+        return out
+
+    def _write_significance(self, out: Path, rows: List[Dict[str, Any]]) -> None:
+        with open(out / "significance.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["metric", "a", "b", "f1_a", "f1_b", "p_value", "significant"])
+            writer.writeheader()
+            writer.writerows(rows)
+        lines = ["# Paired permutation tests between the approaches of Table 2", "",
+                 f"Units: (seed, document) pairs; {self.settings.trials} random swaps; * p < {ALPHA}.", "",
+                 "| metric | A | B | F1 A | F1 B | p |", "|---|---|---|---:|---:|---:|"]
+        for row in rows:
+            p = "-" if row["p_value"] is None else f"{row['p_value']:.4f}" + (" *" if row["significant"] else "")
+            lines.append(f"| {row['metric']} | {row['a']} | {row['b']} | {row['f1_a']:.2f} | {row['f1_b']:.2f} | {p} |")
+        (out / "significance.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def _write_json(self, path: Path, tables: List[Table], rows: List[Dict[str, Any]]) -> None:
+        data: Dict[str, Any] = {
+            "settings": asdict(self.study.settings),
+            "approaches": {
+                approach: {
+                    "seeds": {str(seed): run["metrics"] for seed, run in sorted(runs.items())},
+                    "mean": {k: float(np.mean([run["metrics"][k] for run in runs.values()])) for k in next(iter(runs.values()))["metrics"]},
+                    "std": {k: float(np.std([run["metrics"][k] for run in runs.values()], ddof=1)) if len(runs) > 1 else 0.0
+                            for k in next(iter(runs.values()))["metrics"]},
+                }
+                for approach, runs in self.approaches.items()
+            },
+            "spans": {module: {str(seed): splits for seed, splits in sorted(runs.items())} for module, runs in self.spans.items()},
+            "significance": rows,
+            "tables": {
+                table.name: {
+                    "columns": table.columns,
+                    "rows": {label: [{"mean": c.mean, "std": c.std, "values": c.values, "best": c.best,
+                                      "significantly_worse": bool(c.mark)} for c in cells] for label, cells in table.rows},
+                }
+                for table in tables
+            },
+        }
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, default=str)
+        os.replace(temporary, path)
+
+    def plot(self, path: Path) -> None:
+        """Grouped bars: the six F1 scores of each Table 2 approach, error bars = std over seeds."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        present = [a for a in TABLE2_APPROACHES if a in self.approaches]
+        figure, axis = plt.subplots(figsize=(max(6.0, 1.4 * len(present) + 2), 4.5))
+        width = 0.8 / len(ALL_METRICS)
+        x = np.arange(len(present))
+        for k, metric in enumerate(ALL_METRICS):
+            means = [np.mean(self.values(a, f"{metric}_f1")) for a in present]
+            stds = [np.std(self.values(a, f"{metric}_f1"), ddof=1) if len(self.values(a, f"{metric}_f1")) > 1 else 0.0
+                    for a in present]
+            axis.bar(x + (k - (len(ALL_METRICS) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=DISPLAY[metric])
+        axis.set_xticks(x)
+        axis.set_xticklabels([APPROACH_NAMES[a] for a in present], rotation=30, ha="right", fontsize=8)
+        axis.set_ylabel("F1 (%)")
+        seeds = sorted({s for a in present for s in self.approaches[a]})
+        axis.set_title(f"{self.settings.dataset} ({self.settings.eval_split}), mean ± std over {len(seeds)} seed(s)")
+        axis.legend(fontsize=7, ncol=3)
+        figure.tight_layout()
+        temporary = path.with_name(f".{path.stem}.tmp.png")
+        figure.savefig(temporary, dpi=120)
+        plt.close(figure)
+        os.replace(temporary, path)

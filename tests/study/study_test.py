@@ -1,0 +1,197 @@
+"""`allennlp ere-study`: a smoke study on the fixtures (2 seeds, 1 epoch, tiny BERT), resuming,
+and the tables built from constructed runs with known figures."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
+from ere_allennlp.study import Study, StudyError, StudySettings, StudyTables, document_counts
+from ere_allennlp.study.runner import APPROACHES, MODULE_ORDER
+from tests.conftest import REPO_ROOT
+
+# The pruner's paper dimensions make a 12.8 M-parameter bi-affine layer; the tiny BERT has 42k.
+SMALL_PRUNER = {"pruner": {"model.biaffine_dim": 32, "model.biaffine_projection_dim": 16, "model.hidden_dim": 32}}
+SEEDS = [1, 2]
+
+
+def smoke_settings(output_dir: Path, **changes) -> StudySettings:
+    values = dict(
+        output_dir=str(output_dir), dataset="scierc", data_dir=str(REPO_ROOT / "fixtures/data"), seeds=SEEDS,
+        encoder=str(REPO_ROOT / "fixtures/tiny_bert"), epochs="1", lr="1e-3", batch_size=4,
+        module_overrides=SMALL_PRUNER, trials=200,
+    )
+    values.update(changes)
+    return StudySettings(**values)
+
+
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`allennlp ere-study` on the fixtures, every approach, 2 seeds, 1 epoch (about 40 s)."""
+    out = tmp_path_factory.mktemp("study") / "smoke"
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    command = [
+        sys.executable, "-m", "allennlp", "ere-study", "--data-dir", "fixtures/data", "-s", str(out),
+        "--seeds", *map(str, SEEDS), "--epochs", "1", "--lr", "1e-3", "--batch-size", "4",
+        "--encoder", "fixtures/tiny_bert", "--module-overrides", json.dumps(SMALL_PRUNER), "--trials", "200",
+    ]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "### Table 2" in result.stdout
+    return out
+
+
+def test_smoke_study_writes_every_table_and_the_plot(smoke_study: Path) -> None:
+    tables = smoke_study / "tables"
+    rows = {
+        2: ["a1 Ei-Ec-Ri-Rc", "a2 Ei-Ec-Re", "a3 Ner-Ri-Rc", "a4 Ner-Re", "a5 Ei-EcRi-Rc", "a6 Ei-EcRe", "a7 NerRi-Rc", "a8 NerRe"],
+        3: ["Ri-Rc", "Re"],
+        4: [f"{m} {s}" for m in ("Pruner", "Ei") for s in ("train", "dev", "test")],
+        5: ["a6 Ei-EcRe", "Ei-NerRe", "a8 NerRe"],
+        6: ["Ei-NerRe", "Ei-NerRe*", "a8 NerRe", "NerRe*"],
+    }
+    for number, expected in rows.items():
+        with open(tables / f"table{number}.csv", encoding="utf-8") as handle:
+            records = list(csv.DictReader(handle))
+        assert [r["row"] for r in records] == expected
+        # every figure is a mean over both seeds
+        assert all(r[key] == "2" for r in records for key in r if key.endswith(" seeds"))
+        markdown = (tables / f"table{number}.md").read_text(encoding="utf-8")
+        assert all(f"| {label} |" in markdown for label in expected)
+        assert f"### Table {number}" in (tables / "tables.md").read_text(encoding="utf-8")
+    png = (tables / "approaches.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+    results = json.loads((tables / "results.json").read_text(encoding="utf-8"))
+    assert set(results["approaches"]) == set(APPROACHES)
+    for approach, figures in results["approaches"].items():
+        assert set(figures["seeds"]) == {"1", "2"}
+        assert set(figures["mean"]) == {f"{m}_{k}" for m in METRIC_NAMES for k in ("p", "r", "f1")}
+    assert set(results["spans"]) == {"pruner", "ei"}
+    # 28 pairs of Table 2's approaches x 6 metrics
+    assert len(results["significance"]) == 28 * 6
+    assert all(0 < row["p_value"] <= 1 for row in results["significance"])
+
+
+def test_smoke_study_metrics_agree_with_the_models_and_the_prediction_files(smoke_study: Path) -> None:
+    """The table's figures come from per-document counts; they must equal what the approach
+    model's own metric (`allennlp evaluate`) says, and what `ere-compare` reads from the
+    written predictions."""
+    gold = str(REPO_ROOT / "fixtures/data/test.json")
+    for seed in SEEDS:
+        for approach in APPROACHES:
+            folder = smoke_study / f"seed_{seed}" / "approaches" / approach
+            run = json.loads((folder / "metrics_test.json").read_text(encoding="utf-8"))
+            for key, value in run["model_metrics"].items():
+                if key in run["metrics"]:
+                    assert run["metrics"][key] == pytest.approx(value), (approach, seed, key)
+            assert set(run["metrics"]) <= set(run["model_metrics"])
+            counts = document_counts(str(folder / "predictions_test.jsonl"), gold)
+            assert {k: {m: list(v) for m, v in doc.items()} for k, doc in counts.items()} == run["document_counts"]
+    # the pruner was trained once per seed and the pruned modules loaded it
+    for seed in SEEDS:
+        config = json.loads((smoke_study / f"seed_{seed}/scierc_nerre/config.json").read_text(encoding="utf-8"))
+        assert config["model"]["pruner"]["type"] == "from_archive"
+        assert config["model"]["pruner"]["archive_file"].endswith(f"seed_{seed}/scierc_pruner/model.tar.gz")
+        assert config["random_seed"] == seed
+
+
+def test_smoke_study_resumes_and_refuses_other_settings(smoke_study: Path, tmp_path: Path) -> None:
+    study = Study(smoke_settings(smoke_study))
+    assert study.run(progress=False) == []  # everything is finished
+    removed = study.metrics_file(2, "a8")
+    before = json.loads(removed.read_text(encoding="utf-8"))
+    removed.unlink()
+    ran = study.run(progress=False)
+    assert [(s.kind, s.seed, s.name) for s in ran] == [("evaluate", 2, "a8")]
+    after = json.loads(removed.read_text(encoding="utf-8"))
+    assert after["metrics"] == before["metrics"]  # the same trained modules give the same figures
+    with pytest.raises(StudyError, match="epochs: '1' -> '2'"):
+        Study(smoke_settings(smoke_study, epochs="2")).run(progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables from constructed runs (no training): known means, stds and significance marks.
+
+
+def write_run(study: Study, seed: int, approach: str, per_document: List[Dict[str, List[int]]]) -> None:
+    counts = {f"doc{k}": doc for k, doc in enumerate(per_document)}
+    metrics = {}
+    for name in METRIC_NAMES:
+        totals = [sum(doc[name][i] for doc in per_document) for i in range(3)]
+        p, r, f1 = prf(*totals)
+        metrics.update({f"{name}_p": p, f"{name}_r": r, f"{name}_f1": f1})
+    path = study.metrics_file(seed, approach)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metrics": metrics, "document_counts": counts}), encoding="utf-8")
+
+
+def documents(tp: int, docs: int = 30) -> List[Dict[str, List[int]]]:
+    """`docs` documents of 2 gold items each; the system predicts 2 per document, `tp` right."""
+    return [{name: [tp, 2, 2] for name in METRIC_NAMES} for _ in range(docs)]
+
+
+def test_tables_from_constructed_runs(tmp_path: Path) -> None:
+    study = Study(smoke_settings(tmp_path / "study", approaches=["a1", "a4", "a8", "gold_ri_rc", "gold_re"]))
+    for seed in SEEDS:
+        write_run(study, seed, "a8", documents(2))  # F1 100 on every document
+        write_run(study, seed, "a1", documents(0))  # F1 0
+        write_run(study, seed, "a4", documents(2, docs=29) + documents(1, docs=1))  # one document worse
+        write_run(study, seed, "gold_ri_rc", documents(1))
+        write_run(study, seed, "gold_re", documents(1))
+    write_run(study, 1, "a4", documents(2))  # seed 1: a4 perfect too -> a4 differs by seed
+    (study.module_dir(1, "ei")).mkdir(parents=True)
+    (study.module_dir(1, "ei") / "span_metrics.json").write_text(
+        json.dumps({"train": {"p": 0.5, "r": 0.25, "f1": 1 / 3}}), encoding="utf-8"
+    )
+    out = StudyTables(study).write()
+    table2 = {row["row"]: row for row in csv.DictReader(open(out / "table2.csv", encoding="utf-8"))}
+    assert list(table2) == ["a1 Ei-Ec-Ri-Rc", "a4 Ner-Re", "a8 NerRe"]  # only the approaches run
+    assert float(table2["a8 NerRe"]["Rel+-C mean"]) == pytest.approx(100.0)
+    assert float(table2["a1 Ei-Ec-Ri-Rc"]["Rel+-C mean"]) == pytest.approx(0.0)
+    # a4: seed 1 F1 100, seed 2 F1 59/60 -> mean and sample std of the two
+    seed2 = 100 * 59 / 60
+    assert float(table2["a4 Ner-Re"]["Ent-C mean"]) == pytest.approx((100 + seed2) / 2, abs=1e-3)
+    assert float(table2["a4 Ner-Re"]["Ent-C std"]) == pytest.approx(abs(100 - seed2) / 2 ** 0.5, abs=1e-3)
+    # a1 is worse than a8 on all 60 (seed, document) units: significant; a4 on one unit: not
+    assert table2["a1 Ei-Ec-Ri-Rc"]["Ent-C significantly worse"] == "True"
+    assert table2["a4 Ner-Re"]["Ent-C significantly worse"] == "False"
+    markdown = (out / "table2.md").read_text(encoding="utf-8")
+    assert "| a8 NerRe | **100.00 ± 0.00** |" in markdown
+    assert "| a1 Ei-Ec-Ri-Rc | 0.00 ± 0.00* |" in markdown
+    # Table 3: equal systems -> both best, p = 1
+    assert "p-value of the F1 difference: 1.0000" in (out / "table3.md").read_text(encoding="utf-8")
+    # Table 4 lists what exists: Ei on train, one seed
+    table4 = list(csv.DictReader(open(out / "table4.csv", encoding="utf-8")))
+    assert [(r["row"], r["P mean"], r["P seeds"]) for r in table4] == [("Ei train", "50.0000", "1")]
+    significance = list(csv.DictReader(open(out / "significance.csv", encoding="utf-8")))
+    a1_a8 = [r for r in significance if (r["a"], r["b"]) == ("a1", "a8") and r["metric"] == "Ent-C"][0]
+    assert float(a1_a8["p_value"]) < 0.01
+    assert (out / "approaches.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_bad_settings_are_refused_with_what_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(StudyError, match="unknown approach"):
+        Study(smoke_settings(tmp_path, approaches=["a9"]))
+    with pytest.raises(StudyError, match=r"missing data file .*nowhere/train\.json"):
+        Study(smoke_settings(tmp_path, data_dir=str(tmp_path / "nowhere")))
+    with pytest.raises(StudyError, match="unknown module"):
+        Study(smoke_settings(tmp_path, module_overrides={"prunr": {}}))
+    settings = smoke_settings(tmp_path)
+    assert settings.modules() == [m for m in MODULE_ORDER]  # all approaches need all modules
+    assert smoke_settings(tmp_path, approaches=["a4"]).modules() == ["pruner", "ei", "ner", "re"]
+
+
+def test_cli_rejects_malformed_module_overrides(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "allennlp", "ere-study", "--data-dir", "fixtures/data", "-s", str(tmp_path / "s"),
+         "--module-overrides", "{not json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "--module-overrides is not JSON" in result.stderr
+    assert not (tmp_path / "s").exists()  # nothing written
