@@ -4,4 +4,4 @@ Importing the package registers every component, so ``--include-package ere_alle
 a config needs.
 """
 from ere_allennlp import settings  # noqa: F401  (defaults of the configs' environment variables)
-from ere_allennlp import dataset_readers, metrics, modules, span_extractors, models, predictors, commands, training  # noqa: F401
+from ere_allennlp import data, dataset_readers, metrics, modules, span_extractors, models, predictors, commands, training  # noqa: F401

@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set,
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
-from allennlp.data.fields import AdjacencyField, Field, ListField, MetadataField, SequenceLabelField, SpanField, TextField
+from allennlp.data.fields import AdjacencyField, Field, MetadataField, SequenceLabelField, TextField
 from allennlp.data.instance import Instance
 from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer, TokenIndexer
 from allennlp.data.tokenizers import Token
@@ -14,6 +14,7 @@ from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, sentence_offsets
+from ere_allennlp.data.fields import SpanListField
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class EreJsonReader(DatasetReader):
     offsets, inclusive ends) and yields one instance per non-empty sentence.
 
     Fields: ``tokens`` (TextField, ``pretrained_transformer_mismatched`` indexer), ``spans``
-    (ListField[SpanField] of sentence-local candidates; a single (-1, -1) padding span when there
+    (SpanListField of sentence-local candidates; a single (-1, -1) padding span when there
     is none), ``span_labels`` (entity label per candidate, ``NULL`` for non-entities; namespace
     ``entity_labels``), ``relation_labels`` (AdjacencyField over candidates; namespace
     ``relation_labels``) and ``metadata`` (doc key, sentence index and offset, words, gold
@@ -309,10 +310,8 @@ class EreJsonReader(DatasetReader):
         if candidate_spans is None:
             candidate_spans = self.candidate_spans(words, gold_entities)
         candidate_spans = [(int(s), int(e)) for s, e in candidate_spans]
-        if candidate_spans:
-            span_field = ListField([SpanField(s, e, text_field) for s, e in candidate_spans])
-        else:
-            span_field = ListField([SpanField(-1, -1, text_field)])
+        # One (-1, -1) padding span when there is no candidate, as before with ListField[SpanField].
+        span_field = SpanListField(candidate_spans or [(-1, -1)])
         fields: Dict[str, Field] = {"tokens": text_field, "spans": span_field}
 
         if has_gold:

@@ -17,6 +17,7 @@ from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.models.heads import Head
 from ere_allennlp.modules.high_order_inference import HighOrderInference
 from ere_allennlp.modules.ternary_scorer import FactorisedTernaryScorer
+from ere_allennlp.nn_util import apply_to_real
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +161,9 @@ class SpanModel(Model):
         """Span vectors -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None)."""
         entity_logits = relation_logits = None
         if self.entity_head is not None:
-            h = self._span_mlp(b)  # [B, m, 200]
-            entity_logits = self.entity_head.logits(self._entity_scorer(h))  # [B, m, dent]
+            # MLP and scorer on the real spans only: [B, m, 2D + w] -> [B, m, dent]
+            scores = apply_to_real(lambda h: self._entity_scorer(self._span_mlp(h)), b, span_mask)
+            entity_logits = self.entity_head.logits(scores)  # [B, m, dent]
         if self.relation_head is not None:
             hidden = self._pair_head(b).unsqueeze(2) + self._pair_tail(b).unsqueeze(1)  # [B, m, m, 400]
             hidden = self._pair_mlp(self._pair_dropout(F.relu(hidden)))  # [B, m, m, 400]

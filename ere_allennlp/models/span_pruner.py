@@ -14,6 +14,7 @@ from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
+from ere_allennlp.nn_util import apply_to_real
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
 
 logger = logging.getLogger(__name__)
@@ -93,8 +94,9 @@ class SpanPruner(Model):
         indices = spans.clamp(min=0)  # [B, M, 2]
         h_b = self._biaffine(x, indices, token_mask, span_mask)  # [B, M, biaffine_dim]
         h_a = self._attentive(x, indices, token_mask, span_mask)  # [B, M, D]
-        h = self._span_mlp(torch.cat([h_b, h_a], dim=-1))  # [B, M, hidden_dim]
-        return self._scorer(h).squeeze(-1), span_mask
+        # MLP and scorer on the real spans only (padding is most rows with all spans up to L).
+        scores = apply_to_real(lambda h: self._scorer(self._span_mlp(h)), torch.cat([h_b, h_a], dim=-1), span_mask)
+        return scores.squeeze(-1), span_mask  # [B, M]
 
     def num_kept(self, num_tokens: torch.Tensor, span_mask: torch.Tensor) -> torch.LongTensor:
         """K per sentence: max(ml, min(mu, floor(alpha * n))), at most the number of real spans. [B]"""

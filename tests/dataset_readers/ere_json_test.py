@@ -11,10 +11,11 @@ import pytest
 import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch, Instance, Vocabulary
-from allennlp.data.fields import AdjacencyField, ListField, SequenceLabelField
+from allennlp.data.fields import AdjacencyField, SequenceLabelField
 from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder
 
 from ere_allennlp.common import NULL_LABEL, Entity, Relation
+from ere_allennlp.data.fields import SpanListField
 from ere_allennlp.dataset_readers.ere_json import (
     EreDataError,
     EreJsonReader,
@@ -70,8 +71,8 @@ def make_reader(**kwargs) -> EreJsonReader:
 
 def spans_of(instance: Instance) -> List[tuple]:
     field = instance["spans"]
-    assert isinstance(field, ListField)
-    return [(span.span_start, span.span_end) for span in field.field_list]
+    assert isinstance(field, SpanListField)
+    return list(field.spans)
 
 
 def labels_by_span(instance: Instance) -> Dict[tuple, str]:

