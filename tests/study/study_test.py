@@ -110,6 +110,14 @@ def test_smoke_study_resumes_and_refuses_other_settings(smoke_study: Path, tmp_p
     assert [(s.kind, s.seed, s.name) for s in ran] == [("evaluate", 2, "a8")]
     after = json.loads(removed.read_text(encoding="utf-8"))
     assert after["metrics"] == before["metrics"]  # the same trained modules give the same figures
+    # An interrupted training (no archive yet, a checkpoint) continues from its checkpoint.
+    ner = study.module_dir(1, "ner")
+    (ner / "model.tar.gz").unlink()
+    epoch_metrics = (ner / "metrics_epoch_0.json").stat().st_mtime_ns
+    ran = study.run(progress=False)
+    assert [(s.kind, s.seed, s.name) for s in ran] == [("train", 1, "ner")]
+    assert (ner / "model.tar.gz").exists()
+    assert (ner / "metrics_epoch_0.json").stat().st_mtime_ns == epoch_metrics  # epoch 0 was not redone
     with pytest.raises(StudyError, match="epochs: '1' -> '2'"):
         Study(smoke_settings(smoke_study, epochs="2")).run(progress=False)
 
