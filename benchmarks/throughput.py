@@ -19,8 +19,8 @@ gradient on the first ``--sentences`` sentences of SciERC dev; on the same batch
 passes of the k encoders the approach runs (one per stage, plus the pruner's own encoder where a
 stage prunes). ``vs floor`` = (approach sentences/s) / (encoder-only sentences/s / k) =
 encoder-only time / approach time; issue #6's target is at least 0.8. The rest of the time is
-split by torch.profiler-free bookkeeping: ``encoders`` (the floor), and ``other`` (heads, span
-and pair building, decoding, mean field, cascade glue).
+split into ``encoders`` (the floor) and ``other`` (heads, span and pair building, decoding, mean
+field, cascade glue); ``--profile`` prints torch.profiler's top operators of each approach.
 
 Figures are medians over ``--repeats`` passes over the batches, on the CPU threads torch uses by
 default (``--threads`` to change). JSON goes to ``benchmarks/results/throughput_<mode>.json``.
@@ -157,7 +157,7 @@ def inference_encoders(approach: Any) -> List[Any]:
 
 
 def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: int, sentences: int,
-                   repeats: int) -> Dict[str, Any]:
+                   repeats: int, profile: bool = False) -> Dict[str, Any]:
     from allennlp.models.archival import load_archive
 
     from ere_allennlp.commands.build_approach import build_approach
@@ -182,6 +182,15 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
             embedder(warm_up["tokens"])
         approach_time = median_time(lambda: [model(**b) for b in timed], repeats)
         encoder_time = median_time(lambda: [[e(b["tokens"]) for e in embedders] for b in timed], repeats)
+        if profile:
+            from torch.profiler import ProfilerActivity
+            from torch.profiler import profile as torch_profile
+
+            with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
+                for b in timed:
+                    model(**b)
+            print(f"--- {name}: operators by own CPU time (torch.profiler, {len(timed)} batches)")
+            print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=40))
     model.get_metrics(reset=True)
     n = batch_size * len(timed)
     k = len(embedders)
@@ -205,6 +214,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--pruner", default="", help="train: pruner archive for nerri/nerre/nerre_star")
     parser.add_argument("--runs", default="", help="infer: folder of <dataset>_<module>/model.tar.gz")
+    parser.add_argument("--profile", action="store_true", help="infer: also print torch.profiler's top operators")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     if args.threads:
@@ -228,7 +238,7 @@ def main() -> None:
         print(f"{'approach':<14} {'k':>2} {'sent/s':>8} {'1 encoder sent/s':>17} {'vs floor':>9} {'other':>7}  target >= 0.8")
         for name in args.approaches:
             row = infer_approach(name, os.path.abspath(args.runs), encoder, data, args.batch_size,
-                                 args.sentences, args.repeats)
+                                 args.sentences, args.repeats, args.profile)
             rows.append(row)
             verdict = "ok" if row["vs_floor"] >= 0.8 else "BELOW"
             print(f"{name:<14} {row['k']:>2} {row['sentences_per_s']:8.2f} {row['encoder_only_sentences_per_s']:17.2f} "
