@@ -8,13 +8,14 @@ from allennlp.common.file_utils import cached_path
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
 from allennlp.data.fields import AdjacencyField, Field, MetadataField, SequenceLabelField, TextField
 from allennlp.data.instance import Instance
-from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer, TokenIndexer
+from allennlp.data.token_indexers import TokenIndexer
 from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, sentence_offsets
 from ere_allennlp.data.fields import SpanListField
+from ere_allennlp.data.token_indexers import FastMismatchedIndexer
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class EreJsonReader(DatasetReader):
     """Reads DyGIE JSON lines (``doc_key``, ``sentences``, ``ner``, ``relations``; document
     offsets, inclusive ends) and yields one instance per non-empty sentence.
 
-    Fields: ``tokens`` (TextField, ``pretrained_transformer_mismatched`` indexer), ``spans``
+    Fields: ``tokens`` (TextField, ``pretrained_transformer_mismatched_fast`` indexer), ``spans``
     (SpanListField of sentence-local candidates; a single (-1, -1) padding span when there
     is none), ``span_labels`` (entity label per candidate, ``NULL`` for non-entities; namespace
     ``entity_labels``), ``relation_labels`` (AdjacencyField over candidates; namespace
@@ -248,7 +249,7 @@ class EreJsonReader(DatasetReader):
         self.skip_sentences_without_candidates = skip_sentences_without_candidates
         if token_indexers is None:
             try:
-                indexer = PretrainedTransformerMismatchedIndexer(model_name=model_name, max_length=max_length)
+                indexer = FastMismatchedIndexer(model_name=model_name, max_length=max_length)
             except OSError as error:  # a missing folder, or a hub name while offline
                 raise ConfigurationError(
                     f"dataset_reader: field 'model_name': cannot load the encoder's tokenizer {model_name!r}: {error}"

@@ -14,7 +14,6 @@ from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
-from ere_allennlp.nn_util import apply_to_real
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
 
 logger = logging.getLogger(__name__)
@@ -87,16 +86,29 @@ class SpanPruner(Model):
 
     # ---------------------------------------------------------------- scoring
     def score_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """tokens, spans [B, M, 2] (-1 = padding) -> (logits g [B, M], span_mask [B, M] bool)."""
+        """tokens, spans [B, M, 2] (-1 = padding) -> (logits g [B, M], span_mask [B, M] bool).
+
+        Only the real spans are scored. With all spans up to L, sentences of different lengths
+        leave most of the [B, M] rows as padding (SciERC train, batch 20: 16,680 rows, 5,046
+        real), so the batch is flattened into one sequence of B * n tokens and the real spans are
+        shifted into it; no span crosses its sentence, so the extractors see the same tokens."""
         x = self._dropout(self._embedder(tokens))  # [B, n, D]
         token_mask = util.get_text_field_mask(tokens)  # [B, n]
         span_mask = spans[..., 0] >= 0  # [B, M]
-        indices = spans.clamp(min=0)  # [B, M, 2]
-        h_b = self._biaffine(x, indices, token_mask, span_mask)  # [B, M, biaffine_dim]
-        h_a = self._attentive(x, indices, token_mask, span_mask)  # [B, M, D]
-        # MLP and scorer on the real spans only (padding is most rows with all spans up to L).
-        scores = apply_to_real(lambda h: self._scorer(self._span_mlp(h)), torch.cat([h_b, h_a], dim=-1), span_mask)
-        return scores.squeeze(-1), span_mask  # [B, M]
+        batch_size, num_tokens, dim = x.shape
+        real = span_mask.nonzero(as_tuple=True)  # N real spans: (sentence, position) indices
+        if real[0].numel() == 0:
+            # No candidate at all; keep the graph connected to the parameters for the loss.
+            return x.new_zeros(span_mask.shape) + 0 * self._scorer.bias.sum(), span_mask
+        shift = torch.arange(batch_size, device=spans.device).view(batch_size, 1, 1) * num_tokens
+        flat_spans = (spans.clamp(min=0) + shift)[real].unsqueeze(0)  # [1, N, 2]
+        flat_x = x.reshape(1, batch_size * num_tokens, dim)  # [1, B*n, D]
+        flat_mask = token_mask.reshape(1, -1)  # [1, B*n]
+        h_b = self._biaffine(flat_x, flat_spans, flat_mask)  # [1, N, biaffine_dim]
+        h_a = self._attentive(flat_x, flat_spans, flat_mask)  # [1, N, D]
+        real_scores = self._scorer(self._span_mlp(torch.cat([h_b, h_a], dim=-1))).view(-1)  # [N]
+        scores = real_scores.new_zeros(span_mask.shape).index_put(real, real_scores)  # [B, M]
+        return scores, span_mask
 
     def num_kept(self, num_tokens: torch.Tensor, span_mask: torch.Tensor) -> torch.LongTensor:
         """K per sentence: max(ml, min(mu, floor(alpha * n))), at most the number of real spans. [B]"""

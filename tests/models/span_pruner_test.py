@@ -208,3 +208,28 @@ class TestSpanPrunerTraining(ModelTestCase):
         num_candidates = torch.tensor([len(instance["metadata"]["candidate_spans"]) for instance in self.instances])
         assert keep.sum(-1).tolist() == torch.minimum(expected, num_candidates).tolist()
         assert set(model.get_metrics()) == {"pruner_p", "pruner_r", "pruner_f1", "pruner_k"}
+
+
+# ---------------------------------------------------------------- score_spans()
+def test_scores_of_a_padded_batch_equal_each_sentence_scored_alone():
+    """score_spans flattens the batch and scores only the real spans: a sentence's scores must not
+    depend on the other sentences or the padding, and padding rows score 0."""
+    torch.manual_seed(0)
+    pruner = make_pruner()
+    pruner.eval()
+    lengths, spans_per_sentence = [5, 2, 4], [[(0, 0), (1, 3), (4, 4), (2, 4)], [(0, 1)], [(0, 0), (3, 3), (1, 2)]]
+    ids = torch.zeros(3, 5, dtype=torch.long)
+    for k, n in enumerate(lengths):
+        ids[k, :n] = torch.randint(1, 10, (n,))
+    spans = torch.full((3, 4, 2), -1, dtype=torch.long)
+    for k, sentence in enumerate(spans_per_sentence):
+        spans[k, : len(sentence)] = torch.tensor(sentence)
+    with torch.no_grad():
+        scores, mask = pruner.score_spans({"tokens": {"tokens": ids}}, spans)
+        assert mask.sum(-1).tolist() == [4, 1, 3]
+        assert torch.all(scores[~mask] == 0)
+        for k, n in enumerate(lengths):
+            alone, _ = pruner.score_spans(
+                {"tokens": {"tokens": ids[k : k + 1, :n]}}, spans[k : k + 1, : len(spans_per_sentence[k])]
+            )
+            assert torch.allclose(scores[k, : len(spans_per_sentence[k])], alone[0], atol=1e-6)
