@@ -186,11 +186,12 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
             from torch.profiler import ProfilerActivity
             from torch.profiler import profile as torch_profile
 
-            with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
+            with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
                 for b in timed:
                     model(**b)
             print(f"--- {name}: operators by own CPU time (torch.profiler, {len(timed)} batches)")
-            print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=40))
+            print(profiler.key_averages(group_by_input_shape=True).table(
+                sort_by="self_cpu_time_total", row_limit=14, max_name_column_width=24, max_shapes_column_width=60))
     model.get_metrics(reset=True)
     n = batch_size * len(timed)
     k = len(embedders)
