@@ -127,7 +127,7 @@ def test_reader_on_valid_documents(record: Dict[str, Any], candidates: str, pair
         n = len(sentences[k])
         assert meta["words"] == sentences[k]
         assert meta["sentence_start"] == sum(len(s) for s in sentences[:k])
-        spans = [(span.span_start, span.span_end) for span in instance["spans"].field_list]
+        spans = list(instance["spans"].spans)
         if meta["candidate_spans"]:
             assert spans == meta["candidate_spans"]
             assert all(0 <= s <= e < n and e - s < width for s, e in spans)

@@ -56,7 +56,7 @@ def _keep_share(kind: str, share: float, generator: torch.Generator) -> Callable
     return hook
 
 
-def activate(model: Approach, entities: float = 0.2, relations: float = 0.25, seed: int = 0) -> None:
+def activate(model: Approach, entities: float = 0.5, relations: float = 0.25, seed: int = 0) -> None:
     generator = torch.Generator().manual_seed(seed)
     for stage in model._stages:
         if stage.entity_head is not None:
