@@ -28,18 +28,21 @@ class FastMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
 
     def _word_pieces(self, words: List[str]) -> Tuple[List[Token], List[Optional[Tuple[int, int]]]]:
         """Word pieces with special tokens, and per word its inclusive piece range (None: no piece)."""
-        encoding = self._tokenizer(words, is_split_into_words=True, add_special_tokens=False,
-                                   return_attention_mask=False, return_token_type_ids=False)
-        ids: List[int] = encoding["input_ids"]
+        # The Rust tokenizer directly (the Python wrapper around it cost as much as the split).
+        encoding = self._tokenizer.backend_tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False)
+        ids: List[int] = encoding.ids
+        start = len(self._allennlp_tokenizer.single_sequence_start_tokens)
         offsets: List[Optional[Tuple[int, int]]] = [None] * len(words)
-        for position, word in enumerate(encoding.word_ids()):
+        for position, word in enumerate(encoding.word_ids):
             if word is not None:
                 first = offsets[word]
-                offsets[word] = (position, position) if first is None else (first[0], position)
-        pieces = [Token(text=text, text_id=i) for i, text in zip(ids, self._tokenizer.convert_ids_to_tokens(ids))]
-        start = len(self._allennlp_tokenizer.single_sequence_start_tokens)
-        pieces = self._allennlp_tokenizer.add_special_tokens(pieces)
-        return pieces, [None if o is None else (o[0] + start, o[1] + start) for o in offsets]
+                offsets[word] = (position + start, position + start) if first is None else (first[0], position + start)
+        # What the allennlp tokenizer's add_special_tokens gives, without a dataclasses.replace per piece.
+        type_id = self._allennlp_tokenizer.single_sequence_token_type_id
+        pieces = [Token(text=text, text_id=i, type_id=type_id) for i, text in zip(ids, encoding.tokens)]
+        pieces = (self._allennlp_tokenizer.single_sequence_start_tokens + pieces
+                  + self._allennlp_tokenizer.single_sequence_end_tokens)
+        return pieces, offsets
 
     @overrides
     def tokens_to_indices(self, tokens: List[Token], vocabulary: Vocabulary) -> IndexedTokenList:
