@@ -19,11 +19,10 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -33,9 +32,8 @@ from allennlp.models.archival import load_archive
 from allennlp.training.util import evaluate as allennlp_evaluate
 from tqdm import tqdm
 
-from ere_allennlp.common import Entity, Relation
 from ere_allennlp.dataset_readers.ere_json import read_documents
-from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, EreF1, prf
+from ere_allennlp.study.significance import document_counts, micro_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -162,13 +160,24 @@ def _eta(took: Dict[str, List[float]], remaining: Sequence[Step]) -> str:
     return f"about {seconds / 60:.1f} min left"
 
 
-def _atomic_json(path: Path, data: Any) -> None:
-    """Writes JSON through a temporary file and a rename: a run that stops leaves no half file."""
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to, renamed to `path` when the block ends without
+    an error: a run that stops leaves no half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
+    temporary = path.with_name(f".tmp.{path.name}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def atomic_json(path: Path, data: Any) -> None:
+    """Writes `data` as JSON through `atomic_path`."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
-    os.replace(temporary, path)
 
 
 class Study:
@@ -222,7 +231,7 @@ class Study:
                     f"{self.root} holds a study with other settings ({details}); "
                     "use another --output-dir, or the same settings to resume it"
                 )
-        _atomic_json(record, {"run_settings": current, "settings": asdict(self.settings)})
+        atomic_json(record, {"run_settings": current, "settings": asdict(self.settings)})
 
     @contextlib.contextmanager
     def environment(self, seed: int) -> Iterator[None]:
@@ -316,7 +325,7 @@ class Study:
             loader.index_with(archive.model.vocab)
             metrics = allennlp_evaluate(archive.model, loader, cuda_device=self.settings.cuda_device)
             result[split] = {key: float(metrics[f"{prefix}_{key}"]) for key in ("p", "r", "f1")}
-        _atomic_json(self.module_dir(seed, module) / "span_metrics.json", result)
+        atomic_json(self.module_dir(seed, module) / "span_metrics.json", result)
 
     def evaluate(self, seed: int, approach: str) -> None:
         """Builds the approach archive, predicts the evaluation split, writes metrics and predictions."""
@@ -327,28 +336,22 @@ class Study:
         archive_path = build_approach(config, str(directory), force=True)
         archive = load_archive(archive_path, cuda_device=self.settings.cuda_device)
         split_path = self.settings.split_path(self.settings.eval_split)
-        documents, counts, model_metrics = predict_documents(
-            archive.model, archive.validation_dataset_reader, split_path, self.settings.batch_size,
-            self.settings.symmetric_relations,
+        documents, model_metrics = predict_documents(
+            archive.model, archive.validation_dataset_reader, split_path, self.settings.batch_size
         )
         predictions = self.predictions_file(seed, approach)
-        temporary = predictions.with_name(f".{predictions.name}.tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
+        with atomic_path(predictions) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             for document in documents:
                 handle.write(json.dumps(sanitize(document)) + "\n")
-        os.replace(temporary, predictions)
-        totals = {name: [sum(doc[name][i] for doc in counts.values()) for i in range(3)] for name in METRIC_NAMES}
-        metrics = {}
-        for name, (tp, n_pred, n_gold) in totals.items():
-            p, r, f1 = prf(tp, n_pred, n_gold)
-            metrics.update({f"{name}_p": p, f"{name}_r": r, f"{name}_f1": f1})
-        _atomic_json(
+        # Counted from the written predictions exactly as `allennlp ere-compare` counts them.
+        counts = document_counts(str(predictions), split_path, self.settings.symmetric_relations)
+        atomic_json(
             self.metrics_file(seed, approach),
             {
                 "approach": approach,
                 "seed": seed,
                 "split": self.settings.eval_split,
-                "metrics": metrics,
+                "metrics": micro_metrics(counts),
                 "model_metrics": model_metrics,
                 "document_counts": counts,
             },
@@ -356,16 +359,12 @@ class Study:
 
 
 def predict_documents(
-    model: torch.nn.Module,
-    reader: Any,
-    path: str,
-    batch_size: int,
-    symmetric_relations: Sequence[str] = (),
-) -> Tuple[List[Dict[str, Any]], Dict[str, Dict[str, List[int]]], Dict[str, float]]:
+    model: torch.nn.Module, reader: Any, path: str, batch_size: int
+) -> Tuple[List[Dict[str, Any]], Dict[str, float]]:
     """Runs `model` over the DyGIE file `path` (its gold entities are what a gold-entity approach
-    starts from). Returns the document-level predictions (document offsets, as ``allennlp
-    predict`` writes them), ``{doc_key: {metric: [tp, n_pred, n_gold]}}`` of every gold document
-    (a sentence the reader skips counts as predicting nothing), and the model's own metrics."""
+    starts from). Returns the document-level predictions of every document (document offsets, as
+    ``allennlp predict`` writes them; a sentence the reader skips predicts nothing) and the
+    model's own metrics."""
     instances = list(reader.read(path))
     model.eval()
     outputs: Dict[Tuple[str, int], Dict[str, Any]] = {}
@@ -376,26 +375,16 @@ def predict_documents(
                 outputs[(str(output["doc_key"]), int(output["sentence_index"]))] = output
     model_metrics = {k: float(v) for k, v in model.get_metrics(reset=True).items()}
     documents: List[Dict[str, Any]] = []
-    counts: Dict[str, Dict[str, List[int]]] = {}
-    symmetric = tuple(symmetric_relations)
     for _, document in read_documents(path):
-        totals = {name: [0, 0, 0] for name in METRIC_NAMES}
         record: Dict[str, Any] = {"doc_key": document.doc_key, "sentences": document.sentences,
                                   "predicted_ner": [], "predicted_relations": []}
         for k in range(len(document.sentences)):
             output = outputs.get((document.doc_key, k), {"predicted_ner": [], "predicted_relations": []})
-            entities = [Entity(s, e, label) for s, e, label, _ in output["predicted_ner"]]
-            relations = [Relation(hs, he, ts, te, label) for hs, he, ts, te, label, _ in output["predicted_relations"]]
-            gold = {"entities": document.entities[k], "relations": document.relations[k]}
-            for name, values in EreF1.count({"entities": entities, "relations": relations}, gold, symmetric).items():
-                for i in range(3):
-                    totals[name][i] += values[i]
             offset = document.offsets[k]
             record["predicted_ner"].append([[s + offset, e + offset, label, p] for s, e, label, p in output["predicted_ner"]])
             record["predicted_relations"].append(
                 [[hs + offset, he + offset, ts + offset, te + offset, label, p]
                  for hs, he, ts, te, label, p in output["predicted_relations"]]
             )
-        counts[document.doc_key] = totals
         documents.append(record)
-    return documents, counts, model_metrics
+    return documents, model_metrics

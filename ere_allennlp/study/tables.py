@@ -12,14 +12,13 @@ them), ``significance.md`` / ``significance.csv`` (p-values of every pair of Tab
 """
 import csv
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
+from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study, atomic_json, atomic_path
 from ere_allennlp.study.significance import ALPHA, paired_permutation_test
 
 DISPLAY = {
@@ -150,15 +149,17 @@ class StudyTables:
         )
         return table
 
-    def _mark(self, table: Table, approaches: Sequence[str]) -> None:
-        for column in range(len(table.columns)):
+    def _mark(self, table: Table, approaches: Sequence[str], columns: Optional[Sequence[int]] = None) -> None:
+        """Bold for the best of each of `columns` (default all; ties are all best), ``*`` for a
+        cell whose approach is significantly below the best one on the cell's metric."""
+        for column in range(len(table.columns)) if columns is None else columns:
             cells = [cells[column] for _, cells in table.rows]
             filled = [(i, c) for i, c in enumerate(cells) if c.values]
             if not filled:
                 continue
             best_index, best = max(filled, key=lambda item: item[1].mean)
             for i, cell in filled:
-                cell.best = cell.mean == best.mean  # ties are all best
+                cell.best = cell.mean == best.mean
                 if cell.best or cell.metric is None:
                     continue
                 p = self.p_value(approaches[best_index], approaches[i], cell.metric)
@@ -176,21 +177,11 @@ class StudyTables:
             cells[2].metric = "strict_rel_c"
             table.rows.append((APPROACH_NAMES[approach], cells))
         if len(present) == 2:
-            self._mark_single_column(table, present, 2)
+            self._mark(table, present, columns=[2])
             p = self.p_value(present[0], present[1], "strict_rel_c")
             table.notes.append(f"Rel+-C (%), mean ± std over seeds; p-value of the F1 difference: {p:.4f} "
                                f"(* marks the significantly lower F1, p < {ALPHA}).")
         return table
-
-    def _mark_single_column(self, table: Table, approaches: Sequence[str], column: int) -> None:
-        cells = [cells[column] for _, cells in table.rows]
-        best_index = max(range(len(cells)), key=lambda i: cells[i].mean)
-        for i, cell in enumerate(cells):
-            cell.best = cell.mean == cells[best_index].mean
-            if not cell.best and cell.metric is not None:
-                p = self.p_value(approaches[best_index], approaches[i], cell.metric)
-                if p is not None and p < ALPHA:
-                    cell.mark = "*"
 
     def table4(self) -> Table:
         table = Table("Table 4", "the pruner and Ei as entity pruners (span P/R/F1)", ["P", "R", "F1"])
@@ -283,10 +274,7 @@ class StudyTables:
                 for table in tables
             },
         }
-        temporary = path.with_name(f".{path.name}.tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, default=str)
-        os.replace(temporary, path)
+        atomic_json(path, data)
 
     def plot(self, path: Path) -> None:
         """Grouped bars: the six F1 scores of each Table 2 approach, error bars = std over seeds."""
@@ -311,7 +299,6 @@ class StudyTables:
         axis.set_title(f"{self.settings.dataset} ({self.settings.eval_split}), mean ± std over {len(seeds)} seed(s)")
         axis.legend(fontsize=7, ncol=3)
         figure.tight_layout()
-        temporary = path.with_name(f".{path.stem}.tmp.png")
-        figure.savefig(temporary, dpi=120)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=120)
         plt.close(figure)
-        os.replace(temporary, path)
