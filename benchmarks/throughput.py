@@ -4,6 +4,7 @@ against the bare encoder passes it cannot avoid, measured in the same run on the
     .venv/bin/python benchmarks/throughput.py train                   # MiniLM-L6, every module
     .venv/bin/python benchmarks/throughput.py train --encoder fixtures/tiny_bert
     .venv/bin/python benchmarks/throughput.py infer --runs runs/study_scierc80/seed_1
+    .venv/bin/python benchmarks/throughput.py infer --untrained --encoder bert-base-random --approaches a8 nerre_star gold_re
 
 ``train``: each module is built from its training config (``training_configs/scierc_<module>.jsonnet``,
 Table 7 sizes) on the first sentences of SciERC train; after one warm-up step, ``--steps`` steps of
@@ -21,6 +22,12 @@ stage prunes). ``vs floor`` = (approach sentences/s) / (encoder-only sentences/s
 encoder-only time / approach time; issue #6's target is at least 0.8. The rest of the time is
 split into ``encoders`` (the floor) and ``other`` (heads, span and pair building, decoding, mean
 field, cascade glue); ``--profile`` prints torch.profiler's top operators of each approach.
+
+``infer --untrained`` builds randomly initialised module archives instead of reading ``--runs``: for
+timings only, and only of approaches whose work does not depend on what a stage decides (a8,
+nerre_star, gold_re: the pruner keeps K spans whatever its weights; untrained Ei/Ner stages would
+pass arbitrary numbers of entities downstream). With ``--encoder bert-base-random`` (a BERT-base-sized
+encoder with random weights, see common.py) it times the paper's encoder size.
 
 Figures are medians over ``--repeats`` passes over the batches, on the CPU threads torch uses by
 default (``--threads`` to change). JSON goes to ``benchmarks/results/throughput_<mode>.json``.
@@ -131,6 +138,43 @@ def inference_encoders(approach: Any) -> List[Any]:
     return embedders
 
 
+def untrained_runs(approaches: List[str], encoder: str, batch_size: int, folder: str) -> str:
+    """Archives of randomly initialised modules, ``<folder>/scierc_<module>/model.tar.gz``, for
+    `infer --untrained` (timings only: the encoder's weights are the ones in `encoder`, the heads'
+    are random; vocabulary from the first 400 SciERC train sentences)."""
+    from allennlp.data import DatasetReader, Vocabulary
+    from allennlp.models import Model
+    from allennlp.models.archival import archive_model
+
+    from ere_allennlp.study.runner import APPROACHES as STAGES
+
+    modules = sorted({module for name in approaches for module in STAGES[name]})
+    if PRUNED & set(modules):
+        modules = ["pruner"] + modules
+    pruner_archive = ""
+    for module in modules:
+        set_module_env(encoder, batch_size, str(SCIERC), module, pruner_archive)
+        params = module_params(module)
+        serialization = Path(folder) / f"scierc_{module}"
+        serialization.mkdir(parents=True)
+        params.to_file(str(serialization / "config.json"))
+        reader = DatasetReader.from_params(params.pop("dataset_reader"))
+        instances = []
+        for instance in reader.read(str(SCIERC / "train.json")):
+            instances.append(instance)
+            if len(instances) == 400:
+                break
+        vocab = Vocabulary.from_instances(instances)
+        vocab.save_to_files(str(serialization / "vocabulary"))
+        torch.manual_seed(0)
+        model = Model.from_params(vocab=vocab, params=params.pop("model"))
+        torch.save(model.state_dict(), serialization / "best.th")
+        archive = archive_model(serialization)
+        if module == "pruner":
+            pruner_archive = archive
+    return folder
+
+
 def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: int, sentences: int,
                    repeats: int, profile: bool = False) -> Dict[str, Any]:
     from allennlp.models.archival import load_archive
@@ -165,6 +209,7 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
                 for b in timed:
                     model(**b)
             print(f"--- {name}: operators by own CPU time (torch.profiler, {len(timed)} batches)")
+            print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=14, max_name_column_width=40))
             print(profiler.key_averages(group_by_input_shape=True).table(
                 sort_by="self_cpu_time_total", row_limit=14, max_name_column_width=24, max_shapes_column_width=60))
     model.get_metrics(reset=True)
@@ -190,6 +235,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--pruner", default="", help="train: pruner archive for nerri/nerre/nerre_star")
     parser.add_argument("--runs", default="", help="infer: folder of <dataset>_<module>/model.tar.gz")
+    parser.add_argument("--untrained", action="store_true",
+                        help="infer: randomly initialised modules instead of --runs (timings of approaches whose "
+                             "cost does not depend on what upstream stages decide: a8, nerre_star, gold_re)")
     parser.add_argument("--profile", action="store_true", help="infer: also print torch.profiler's top operators")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
@@ -206,8 +254,12 @@ def main() -> None:
             print(f"{module:<11} {row['sentences_per_s']:8.2f} {row['encoder_sentences_per_s']:15.2f} "
                   f"{100 * row['encoder_share']:13.1f}% {row['seconds_per_step']:7.2f}  {row['pruner']}", flush=True)
     else:
-        if not args.runs:
-            parser.error("infer needs --runs: a folder of trained module archives (<runs>/scierc_<module>/model.tar.gz)")
+        if bool(args.runs) == args.untrained:
+            parser.error("infer needs either --runs (a folder of trained module archives, "
+                         "<runs>/scierc_<module>/model.tar.gz) or --untrained")
+        if args.untrained:
+            untrained_folder = tempfile.TemporaryDirectory()
+            args.runs = untrained_runs(args.approaches, encoder, args.batch_size, untrained_folder.name)
         data = str(SCIERC / "dev.json")
         print(f"{'approach':<14} {'k':>2} {'sent/s':>8} {'1 encoder sent/s':>17} {'vs floor':>9} {'other':>7}  target >= 0.8")
         for name in args.approaches:
@@ -220,6 +272,7 @@ def main() -> None:
     output = Path(args.output or ROOT / f"benchmarks/results/throughput_{args.mode}.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"encoder": encoder, "threads": torch.get_num_threads(),
+                                  "modules": "untrained" if args.untrained else args.runs,
                                   "batch_size": args.batch_size, "rows": rows}, indent=2))
     print("figures written to", output)
 

@@ -81,6 +81,8 @@ class SpanPruner(Model):
         labels = vocab.get_token_to_index_vocabulary("entity_labels")
         self._null_index = labels[NULL_LABEL] if NULL_LABEL in labels else -1
         self._metric = SpanRecall()
+        # (key of the weights it was computed from, folded bi-affine weight); see `_folded_first_layer`.
+        self._folded: Optional[Tuple[Tuple[int, ...], torch.Tensor]] = None
         if initializer is not None:
             initializer(self)
 
@@ -104,11 +106,51 @@ class SpanPruner(Model):
         flat_spans = (spans.clamp(min=0) + shift)[real].unsqueeze(0)  # [1, N, 2]
         flat_x = x.reshape(1, batch_size * num_tokens, dim)  # [1, B*n, D]
         flat_mask = token_mask.reshape(1, -1)  # [1, B*n]
-        h_b = self._biaffine(flat_x, flat_spans, flat_mask)  # [1, N, biaffine_dim]
-        h_a = self._attentive(flat_x, flat_spans, flat_mask)  # [1, N, D]
-        real_scores = self._scorer(self._span_mlp(torch.cat([h_b, h_a], dim=-1))).view(-1)  # [N]
+        if self._can_fold():
+            hidden = self._folded_first_layer(flat_x, flat_spans, flat_mask)  # [1, N, hidden_dim]
+        else:
+            h_b = self._biaffine(flat_x, flat_spans, flat_mask)  # [1, N, biaffine_dim]
+            h_a = self._attentive(flat_x, flat_spans, flat_mask)  # [1, N, D]
+            hidden = self._span_mlp._linear_layers[0](torch.cat([h_b, h_a], dim=-1))  # [1, N, hidden_dim]
+        real_scores = self._scorer(self._rest_of_mlp(hidden)).view(-1)  # [N]
         scores = real_scores.new_zeros(span_mask.shape).index_put(real, real_scores)  # [B, M]
         return scores, span_mask
+
+    def _rest_of_mlp(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The span MLP after its first linear layer (FeedForward's own loop, entered one layer in)."""
+        mlp = self._span_mlp
+        output = mlp._dropout[0](mlp._activations[0](hidden))
+        for layer, activation, dropout in zip(mlp._linear_layers[1:], mlp._activations[1:], mlp._dropout[1:]):
+            output = dropout(activation(layer(output)))
+        return output
+
+    def _can_fold(self) -> bool:
+        """Whether the first MLP layer may be folded into the extractors: in eval mode, and only when
+        no gradient is asked for the weights (the folded weight is computed once, detached)."""
+        first = self._span_mlp._linear_layers[0]
+        wants_grad = torch.is_grad_enabled() and (first.weight.requires_grad or self._biaffine.weight.requires_grad)
+        return not self.training and not wants_grad
+
+    def _folded_first_layer(
+        self, x: torch.Tensor, spans: torch.LongTensor, token_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """The first MLP layer's output W1 [h_b; h_a] + b1 with the bi-affine product folded in (exact, eval only).
+
+        W1 = [W1_b, W1_a]. W1_b h_b is a bi-affine product of its own (`BiaffineSpanExtractor.fold`:
+        the [hidden, d_biaf] map goes into W), so no d_biaf-sized span vector is built and its
+        product with W1_b (d_biaf * hidden per span, ~9 spans per token with L = 12) is not
+        computed. x [1, T, D], spans [1, N, 2], token_mask [1, T] -> [1, N, hidden_dim].
+        """
+        first = self._span_mlp._linear_layers[0]
+        biaffine_dim = self._biaffine.get_output_dim()
+        key = (first.weight.data_ptr(), first.weight._version, self._biaffine.weight.data_ptr(), self._biaffine.weight._version)
+        if self._folded is None or self._folded[0] != key:
+            with torch.inference_mode(False), torch.no_grad():
+                self._folded = (key, self._biaffine.fold(first.weight[:, :biaffine_dim]))
+        hidden_b = self._biaffine(x, spans, token_mask, weight=self._folded[1])  # [1, N, hidden_dim]
+        h_a = self._attentive(x, spans, token_mask)  # [1, N, D]
+        hidden_a = F.linear(h_a, first.weight[:, biaffine_dim:], first.bias)  # [1, N, hidden_dim]
+        return hidden_b + hidden_a
 
     def num_kept(self, num_tokens: torch.Tensor, span_mask: torch.Tensor) -> torch.LongTensor:
         """K per sentence: max(ml, min(mu, floor(alpha * n))), at most the number of real spans. [B]"""

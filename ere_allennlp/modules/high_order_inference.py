@@ -26,11 +26,12 @@ real spans and pairs: before inference their scores, ``head`` and ``tail`` vecto
 
 Two implementations of the messages give the same result (up to rounding):
 
-* **dense** builds ``f [B, m, m, E, E, R]`` once and contracts it with ``Q`` at every iteration.
+* **dense** builds ``f`` once, as ``[B, m, m, R, E, E]`` (the relation label first, so that summing out
+  ``r`` reads contiguous ``[E, E]`` slices), and contracts it with ``Q`` at every iteration.
   Peak extra memory in elements (forward, besides the inputs):
   ``B*m^2*E^2*R`` for ``f`` (kept for all iterations), plus ``B*m^2*dt`` while ``f`` is built
   (``head_i * tail_j``, freed afterwards), plus per iteration up to two ``B*m^2*E^2`` temporaries
-  (``sum_r Q_ij(r) f_ij`` and ``Q_i(a) Q_j(b)`` or an einsum's permuted copy of them) and a few ``B*m^2*R``
+  (``sum_r Q_ij(r) f_ij`` and its copy with the axes in span order, or ``Q_i(a) Q_j(b)``) and a few ``B*m^2*R``
   tensors (``Q_ij``, ``F_ij``, ``log Q_ij``). In short ``B*m^2*(E^2*R + max(dt, 2*E^2)) + O(B*m^2*R)``;
   with ``dt >= 2 E^2`` (the usual case, dt = 200) that is ``B*m^2*(E^2*R + dt) + O(B*m^2*R)``.
 * **factorised** never materialises a tensor with both an ``m*m`` and an ``E*E`` axis:
@@ -163,11 +164,12 @@ class MeanFieldInference(HighOrderInference):
         pair_weight = pair_mask_4d.to(pair_scores.dtype)  # [B, m, m, 1]
 
         dense = self.use_dense(batch_size, num_spans, num_entity_labels, num_relation_labels)
-        # [B, m, m, E, E, R]
-        ternary = TernaryScorer.dense(head, tail, weight) if dense else None
+        # [B, m, m, R, E, E]: f with the relation label before the entity labels (see _dense_messages).
+        ternary = TernaryScorer.dense(head, tail, weight.permute(0, 3, 1, 2)) if dense else None
 
-        span_log_q = torch.log_softmax(span_unary, dim=-1)  # [B, m, E]
-        pair_log_q = torch.log_softmax(pair_unary, dim=-1)  # [B, m, m, R]
+        # Q^0 = softmax of the unary scores; padding gets 0 (any finite value: it sends no message).
+        span_log_q = torch.where(span_mask_3d, first_span_log_q, 0.0)  # [B, m, E]
+        pair_log_q = torch.where(pair_mask_4d, first_pair_log_q, 0.0)  # [B, m, m, R]
         for _ in range(self.iterations):
             span_q = span_log_q.exp()  # [B, m, E]
             pair_q = pair_log_q.exp() * pair_weight  # [B, m, m, R], zero for masked pairs
@@ -176,8 +178,8 @@ class MeanFieldInference(HighOrderInference):
             else:
                 span_message, pair_message = self._factorised_messages(head, tail, weight, span_q, pair_q)
             # Both computed from the previous iteration's Q (synchronous update).
-            span_log_q = torch.log_softmax(span_unary + span_message, dim=-1)
-            pair_log_q = torch.log_softmax(pair_unary + pair_message * pair_weight, dim=-1)
+            span_log_q = _log_normalise(span_unary + span_message)
+            pair_log_q = _log_normalise(pair_unary + pair_message * pair_weight)
 
         span_log_q = torch.where(span_mask_3d, span_log_q, first_span_log_q)
         pair_log_q = torch.where(pair_mask_4d, pair_log_q, first_pair_log_q)
@@ -187,21 +189,31 @@ class MeanFieldInference(HighOrderInference):
     def _dense_messages(
         ternary: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """ternary ``f [B, m, m, E, E, R]``, span_q ``[B, m, E]``, pair_q ``[B, m, m, R]`` (zero where masked).
+        """ternary ``f [B, m, m, R, E, E]`` (relation label first), span_q ``[B, m, E]``, pair_q
+        ``[B, m, m, R]`` (zero where masked). Returns ``(F_span [B, m, E], F_pair [B, m, m, R])``.
 
-        Returns ``(F_span [B, m, E], F_pair [B, m, m, R])``.
+        Each pair's contractions are [1, R] x [R, E*E] (see `_sum_over_relations`) and
+        [R, E*E] x [E*E, 1] (a batched matmul over the B * m^2 pairs); the span messages are two
+        [B, m*E, m*E] products.
         """
-        # [B, m, m, E, E]: sum_r Q_ij(r) f_ij(a, b, r)
-        pair_marginal = torch.einsum("bijxyr,bijr->bijxy", ternary, pair_q)
+        batch_size, num_spans, _, num_relation_labels, num_entity_labels, _ = ternary.shape
+        num_pairs = batch_size * num_spans * num_spans
+        flat = ternary.reshape(num_pairs, num_relation_labels, -1)  # [B*m*m, R, E*E]
+        # [B*m*m, E*E]: sum_r Q_ij(r) f_ij(a, b, r)
+        pair_marginal = _sum_over_relations(flat, pair_q.reshape(num_pairs, num_relation_labels))
+        # [B, m*E, m*E], rows (i, a), columns (j, b)
+        by_span = pair_marginal.view(batch_size, num_spans, num_spans, num_entity_labels, num_entity_labels)
+        by_span = by_span.transpose(2, 3).reshape(batch_size, num_spans * num_entity_labels, -1)
+        span_q_flat = span_q.reshape(batch_size, -1, 1)  # [B, m*E, 1]
         # [B, m, E]: outgoing (i as head, sum over tail j and its label b) + incoming (i as tail of j).
-        span_message = torch.einsum("bijxy,bjy->bix", pair_marginal, span_q) + torch.einsum(
-            "bijxy,bix->bjy", pair_marginal, span_q
-        )
-        del pair_marginal
-        # [B, m, m, E, E]: Q_i(a) Q_j(b)
-        label_pairs = span_q.unsqueeze(2).unsqueeze(4) * span_q.unsqueeze(1).unsqueeze(3)
+        outgoing = torch.bmm(by_span, span_q_flat).view_as(span_q)
+        incoming = torch.bmm(span_q_flat.transpose(1, 2), by_span).view_as(span_q)
+        span_message = outgoing + incoming
+        del pair_marginal, by_span
+        # [B*m*m, E*E, 1]: Q_i(a) Q_j(b)
+        label_pairs = (span_q.unsqueeze(2).unsqueeze(4) * span_q.unsqueeze(1).unsqueeze(3)).reshape(num_pairs, -1, 1)
         # [B, m, m, R]
-        pair_message = torch.einsum("bijxyr,bijxy->bijr", ternary, label_pairs)
+        pair_message = torch.bmm(flat, label_pairs).view(batch_size, num_spans, num_spans, num_relation_labels)
         return span_message, pair_message
 
     @staticmethod
@@ -235,3 +247,28 @@ class MeanFieldInference(HighOrderInference):
             "bikxr,kxyr->biy", incoming * tail.unsqueeze(-1).unsqueeze(-1), weight
         )
         return span_message, pair_message
+
+
+def _log_normalise(logits: torch.Tensor) -> torch.Tensor:
+    """log_softmax over the last axis as ``x - logsumexp(x)``: the same values up to rounding, and
+    3x faster than ``torch.log_softmax`` on a CPU for the few labels (R = 8) of [B, m, m, R]."""
+    return logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+
+
+# Up to this many elements in the [pairs, E*E] result, `_sum_over_relations` adds the R slices in a
+# loop when no gradient is needed (the result stays in cache); above it, a batched matmul is faster (measured on a CPU: the loop
+# took 0.3 ms against 1.8 ms at B = 20, m = 18, E = 7, R = 8; they break even near m = 32).
+_LOOP_MAX_ELEMENTS = 2**20
+
+
+def _sum_over_relations(flat: torch.Tensor, pair_q: torch.Tensor) -> torch.Tensor:
+    """flat ``[P, R, X]``, pair_q ``[P, R]`` -> ``[P, X]`` = sum_r pair_q[:, r] * flat[:, r]."""
+    num_pairs, num_relation_labels, size = flat.shape
+    # With gradients, the loop's slices would each give `flat` a full-size gradient in backward.
+    needs_grad = torch.is_grad_enabled() and (flat.requires_grad or pair_q.requires_grad)
+    if needs_grad or num_pairs * size > _LOOP_MAX_ELEMENTS:
+        return torch.bmm(pair_q.unsqueeze(1), flat).squeeze(1)
+    total = flat[:, 0] * pair_q[:, :1]
+    for r in range(1, num_relation_labels):
+        total = total.addcmul_(flat[:, r], pair_q[:, r : r + 1])
+    return total

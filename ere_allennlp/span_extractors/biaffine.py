@@ -42,8 +42,8 @@ class BiaffineSpanExtractor(SpanExtractor):
 
     The forward pass holds a ``[num_tokens, output_dim, input_dim + 1]`` tensor (the tokens
     contracted with W; only the real tokens when `sequence_mask` is given) and a
-    ``[batch_size, sequence_length, output_dim, max_span_width]`` tensor (every start token paired
-    with the following ``max_span_width`` end tokens). W alone has ``(input_dim + 1)^2 * output_dim``
+    ``[num_tokens, output_dim, max_span_width]`` tensor (every start token paired with the
+    following ``max_span_width`` end tokens), from which each span's column is read in place. W alone has ``(input_dim + 1)^2 * output_dim``
     parameters: 114 M for input_dim 384 and output_dim 768, 454 M for input_dim 768.
     """
 
@@ -73,25 +73,29 @@ class BiaffineSpanExtractor(SpanExtractor):
     def get_output_dim(self) -> int:
         return self._output_dim
 
-    @overrides
+    @overrides(check_signature=False)  # takes `weight` besides SpanExtractor's arguments
     def forward(
         self,
         sequence_tensor: torch.FloatTensor,
         span_indices: torch.LongTensor,
         sequence_mask: torch.BoolTensor = None,
         span_indices_mask: torch.BoolTensor = None,
+        weight: Optional[torch.Tensor] = None,
     ) -> torch.FloatTensor:
         """
         sequence_tensor: `(batch_size, sequence_length, input_dim)`; span_indices:
         `(batch_size, num_spans, 2)`, inclusive. Returns `(batch_size, num_spans, output_dim)`;
         spans masked out by `span_indices_mask` are zero. Padding spans may have negative indices.
-        With a `sequence_mask`, a span that starts on a padding token is zero too.
+        With a `sequence_mask`, a span that starts on a padding token is zero too. `weight`
+        replaces W (see `fold`); the output then has its middle size.
         """
+        weight = self.weight if weight is None else weight
+        output_dim = weight.size(1)
         batch_size, sequence_length, _ = sequence_tensor.size()
         num_spans = span_indices.size(1)
         augmented = self._bilinear_dim + 1
         if num_spans == 0 or sequence_length == 0:
-            return sequence_tensor.new_zeros(batch_size, num_spans, self._output_dim)
+            return sequence_tensor.new_zeros(batch_size, num_spans, output_dim)
 
         # Shape: (batch_size, num_spans)
         starts = span_indices[..., 0].clamp(min=0, max=sequence_length - 1)
@@ -117,26 +121,39 @@ class BiaffineSpanExtractor(SpanExtractor):
 
         if sequence_mask is None:
             # Every token as a start: x_s^T W. Shape: (batch_size, sequence_length, output_dim, input_dim + 1)
-            left = torch.matmul(augmented_tokens, self.weight.view(augmented, -1))
-            left = left.view(batch_size, sequence_length, self._output_dim, augmented)
+            left = torch.matmul(augmented_tokens, weight.reshape(augmented, -1))
+            left = left.view(batch_size, sequence_length, output_dim, augmented)
             # Shape: (batch_size, sequence_length, output_dim, max_width)
             pair_scores = torch.matmul(left, windows)
+            # The column of each span, read in place (no transposed copy of pair_scores).
+            # Shape: (batch_size, num_spans, output_dim)
+            batch_index = torch.arange(batch_size, device=starts.device).unsqueeze(1)
+            span_embeddings = pair_scores[batch_index, starts, :, offsets]
+            valid = span_indices_mask
         else:
             # The same for the real tokens only (the costly step; padding tokens start no span).
             # Shape: (num_real_tokens, output_dim, input_dim + 1)
             real = sequence_mask.bool()
-            left = torch.matmul(augmented_tokens[real], self.weight.view(augmented, -1))
-            left = left.view(-1, self._output_dim, augmented)
-            # Shape: (batch_size, sequence_length, output_dim, max_width)
-            pair_scores = augmented_tokens.new_zeros(batch_size, sequence_length, self._output_dim, max_width)
-            pair_scores = pair_scores.masked_scatter(
-                real.view(batch_size, sequence_length, 1, 1), torch.matmul(left, windows[real])
-            )
-        # Shape: (batch_size, sequence_length * max_width, output_dim)
-        pair_scores = pair_scores.transpose(2, 3).reshape(batch_size, sequence_length * max_width, -1)
-
-        # Shape: (batch_size, num_spans, output_dim)
-        span_embeddings = util.batched_index_select(pair_scores, starts * max_width + offsets)
-        if span_indices_mask is not None:
-            span_embeddings = span_embeddings * span_indices_mask.unsqueeze(-1)
+            left = torch.matmul(augmented_tokens[real], weight.reshape(augmented, -1))
+            left = left.view(-1, output_dim, augmented)
+            # Shape: (num_real_tokens, output_dim, max_width)
+            pair_scores = torch.matmul(left, windows[real])
+            # Row of each span's start among the real tokens. Shape: (batch_size, num_spans)
+            rows = (real.view(-1).long().cumsum(0) - 1).view(batch_size, sequence_length).gather(1, starts)
+            # Shape: (batch_size, num_spans, output_dim)
+            span_embeddings = pair_scores[rows.clamp(min=0), :, offsets]
+            valid = real.gather(1, starts)
+            if span_indices_mask is not None:
+                valid = valid & span_indices_mask.bool()
+        if valid is not None:
+            span_embeddings = span_embeddings * valid.unsqueeze(-1)
         return span_embeddings
+
+    def fold(self, linear_weight: torch.Tensor) -> torch.Tensor:
+        """The weight of this bi-affine product followed by a linear map A without bias:
+        ``A h_b(s) = [x_s; 1]^T W' [x_e; 1]`` with ``W'[:, p, :] = sum_o A[p, o] W[:, o, :]``.
+
+        linear_weight: `(new_output_dim, output_dim)` -> `(input_dim + 1, new_output_dim, input_dim + 1)`
+        (input_dim: projection_dim if projected), to pass to `forward` as `weight`.
+        """
+        return torch.einsum("po,ioj->ipj", linear_weight, self.weight).contiguous()

@@ -233,3 +233,43 @@ def test_scores_of_a_padded_batch_equal_each_sentence_scored_alone():
                 {"tokens": {"tokens": ids[k : k + 1, :n]}}, spans[k : k + 1, : len(spans_per_sentence[k])]
             )
             assert torch.allclose(scores[k, : len(spans_per_sentence[k])], alone[0], atol=1e-6)
+
+
+def test_eval_scores_fold_the_first_mlp_layer_exactly_and_follow_weight_changes():
+    """In eval mode without gradients, score_spans folds the MLP's first layer into the bi-affine
+    weight and the token projections; the scores must equal the unfolded computation, also after the
+    weights change (the folded weight is cached)."""
+    torch.manual_seed(1)
+    pruner = make_pruner(biaffine_projection_dim=2)
+    ids = torch.randint(1, 10, (2, 6))
+    ids[1, 4:] = 0
+    spans = torch.tensor([[[0, 0], [1, 4], [2, 5], [3, 3]], [[0, 3], [1, 1], [2, 3], [-1, -1]]])
+    tokens = {"tokens": {"tokens": ids}}
+
+    def unfolded() -> torch.Tensor:
+        pruner.train()  # the unfolded path (dropout is set to 0 below)
+        try:
+            with torch.no_grad():
+                return pruner.score_spans(tokens, spans)[0]
+        finally:
+            pruner.eval()
+
+    pruner._dropout.p = 0.0
+    for dropout in pruner._span_mlp._dropout:
+        dropout.p = 0.0
+    pruner.eval()
+    assert pruner._folded is None
+    with torch.no_grad():
+        folded = pruner.score_spans(tokens, spans)[0]
+    assert pruner._folded is not None  # the folded path ran
+    torch.testing.assert_close(folded, unfolded(), rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        pruner._biaffine.weight.mul_(2.0)
+        pruner._span_mlp._linear_layers[0].weight.add_(0.5)
+        changed = pruner.score_spans(tokens, spans)[0]
+    assert not torch.allclose(changed, folded)
+    torch.testing.assert_close(changed, unfolded(), rtol=1e-4, atol=1e-5)
+    # With gradients asked for, the weights get them (no detached fold).
+    scores = pruner.score_spans(tokens, spans)[0]
+    scores.sum().backward()
+    assert pruner._biaffine.weight.grad is not None and pruner._span_mlp._linear_layers[0].weight.grad is not None

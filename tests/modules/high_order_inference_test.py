@@ -372,3 +372,23 @@ def test_from_params():
     assert inference.iterations == 2 and inference.force is None and inference.max_dense_elements == 2**26
     default = HighOrderInference.from_params(Params({"force": "factorised", "max_dense_elements": 10}))
     assert isinstance(default, MeanFieldInference) and default.force == "factorised" and default.iterations == 3
+
+
+def test_sum_over_relations_loop_and_batched_matmul_agree(monkeypatch):
+    """Without gradients, small inputs take the loop; large ones and any needing gradients the
+    batched matmul. Both must give sum_r q[:, r] * f[:, r]."""
+    from ere_allennlp.modules import high_order_inference as hoi
+
+    torch.manual_seed(7)
+    flat, q = torch.randn(30, 4, 9), torch.rand(30, 4)
+    expected = (flat * q.unsqueeze(-1)).sum(1)
+    with torch.no_grad():
+        looped = hoi._sum_over_relations(flat, q)
+        monkeypatch.setattr(hoi, "_LOOP_MAX_ELEMENTS", 0)
+        batched = hoi._sum_over_relations(flat, q)
+    torch.testing.assert_close(looped, expected)
+    torch.testing.assert_close(batched, expected)
+    monkeypatch.setattr(hoi, "_LOOP_MAX_ELEMENTS", 2**20)
+    flat.requires_grad_(True)
+    hoi._sum_over_relations(flat, q).sum().backward()
+    torch.testing.assert_close(flat.grad, q.unsqueeze(-1).expand_as(flat))

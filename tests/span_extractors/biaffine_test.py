@@ -93,3 +93,38 @@ def test_projection_then_biaffine_matches_naive_computation():
                 for o in range(4):
                     out[b, m, o] = x_s @ extractor.weight[:, o, :] @ x_e
     assert torch.allclose(got, out, atol=1e-5)
+
+
+def test_span_starting_on_padding_is_zero_and_gradient_flows_through_masked_path():
+    torch.manual_seed(4)
+    extractor = BiaffineSpanExtractor(input_dim=4, output_dim=3)
+    x = torch.randn(2, 5, 4, requires_grad=True)
+    spans = torch.tensor([[[0, 1], [4, 4]], [[1, 2], [3, 4]]])  # [3, 4] of sentence 1 starts on padding
+    sequence_mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    out = extractor(x, spans, sequence_mask)
+    expected = naive(extractor, x.detach(), spans)
+    torch.testing.assert_close(out[0], expected[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out[1, 0], expected[1, 0], rtol=1e-5, atol=1e-5)
+    assert (out[1, 1] == 0).all()
+    out.sum().backward()
+    assert extractor.weight.grad is not None and extractor.weight.grad.abs().sum() > 0
+    assert (x.grad[1, 3:] == 0).all() and x.grad[1, :3].abs().sum() > 0
+
+
+@pytest.mark.parametrize("projection_dim", [None, 3])
+def test_folded_weight_equals_the_linear_map_after_the_product(projection_dim):
+    torch.manual_seed(5)
+    extractor = BiaffineSpanExtractor(input_dim=5, output_dim=4, projection_dim=projection_dim)
+    linear = torch.randn(6, 4)
+    x = torch.randn(2, 6, 5)
+    spans = torch.tensor([[[0, 2], [3, 5], [1, 1]], [[0, 0], [2, 3], [-1, -1]]])
+    span_mask = spans[..., 0] >= 0
+    sequence_mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    with torch.no_grad():
+        folded = extractor.fold(linear)
+        assert folded.shape == (extractor.weight.size(0), 6, extractor.weight.size(2))
+        for mask in (None, sequence_mask):
+            got = extractor(x, spans.clamp(min=0), mask, span_mask, weight=folded)
+            expected = extractor(x, spans.clamp(min=0), mask, span_mask) @ linear.t()
+            assert got.shape == (2, 3, 6)
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
