@@ -1,21 +1,24 @@
 """Tensor helpers shared by the models."""
-from typing import Callable
-
 import torch
+from allennlp.modules import FeedForward
 
 
-def apply_to_real(function: Callable[[torch.Tensor], torch.Tensor], tensor: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Applies a row-wise `function` (an MLP, a linear scorer) to the real rows of `tensor` only.
+def scatter_real(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """values [N, d] of the N True positions of mask [B, M] (row-major order) -> [B, M, d], zeros elsewhere.
 
-    tensor [B, M, d], mask [B, M] bool -> [B, M, d_out], zeros where the mask is False.
-    Candidate spans are padded to the longest sentence of the batch; with all spans up to L of
-    sentences of very different lengths, most rows are padding (measured on SciERC train, batch
-    20: 16,680 rows of which 5,046 real), and the MLP over them was most of a pruner step.
-    """
-    flat = tensor.reshape(-1, tensor.size(-1))  # [B*M, d]
+    The span heads run on the real spans only: candidate spans are padded to the longest sentence
+    of the batch, and with all spans up to L most rows are padding (SciERC train, batch 20: 16,680
+    rows of which 5,046 real)."""
     rows = mask.reshape(-1).nonzero().squeeze(-1)  # [N]
-    if rows.numel() == flat.size(0):
-        return function(tensor)
-    out = function(flat.index_select(0, rows))  # [N, d_out]
-    result = out.new_zeros(flat.size(0), out.size(-1)).index_copy(0, rows, out)  # [B*M, d_out]
-    return result.view(*tensor.shape[:-1], out.size(-1))
+    result = values.new_zeros(mask.numel(), values.size(-1)).index_copy(0, rows, values)  # [B*M, d]
+    return result.view(*mask.shape, values.size(-1))
+
+
+def feedforward_after_first_linear(feedforward: FeedForward, hidden: torch.Tensor) -> torch.Tensor:
+    """The rest of an AllenNLP `FeedForward` given its first linear layer's output `hidden`: the
+    first activation and dropout, then the other layers (FeedForward's own loop, entered one layer in)."""
+    output = feedforward._dropout[0](feedforward._activations[0](hidden))
+    layers = zip(feedforward._linear_layers[1:], feedforward._activations[1:], feedforward._dropout[1:])
+    for layer, activation, dropout in layers:
+        output = dropout(activation(layer(output)))
+    return output

@@ -1,31 +1,26 @@
-"""apply_to_real: a row-wise function on the real rows only, zeros elsewhere, gradients intact."""
+"""scatter_real and feedforward_after_first_linear: the pieces the span heads are built from."""
 import torch
+from allennlp.modules import FeedForward
+from allennlp.nn import Activation
 
-from ere_allennlp.nn_util import apply_to_real
+from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
 
 
-def test_real_rows_as_the_function_gives_them_padding_zero() -> None:
-    torch.manual_seed(0)
-    layer = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
-    x = torch.randn(2, 4, 5, requires_grad=True)
-    mask = torch.tensor([[True, True, False, False], [True, False, True, False]])
-    out = apply_to_real(layer, x, mask)
-    assert out.shape == (2, 4, 2)
-    full = layer(x)
-    assert torch.allclose(out[mask], full[mask])
+def test_scatter_real_places_rows_in_mask_order_with_zero_padding_and_gradients() -> None:
+    values = torch.arange(6.0).view(3, 2).requires_grad_(True)
+    mask = torch.tensor([[True, False, True], [False, True, False]])
+    out = scatter_real(values, mask)
+    assert out.shape == (2, 3, 2)
+    assert out[mask].tolist() == values.tolist()
     assert torch.all(out[~mask] == 0)
-    out.sum().backward()
-    assert torch.all(x.grad[~mask] == 0) and torch.any(x.grad[mask] != 0)
+    (out * torch.arange(12.0).view(2, 3, 2)).sum().backward()
+    assert values.grad.tolist() == [[0.0, 1.0], [4.0, 5.0], [8.0, 9.0]]
 
 
-def test_all_real_rows_call_the_function_once_on_the_whole_tensor() -> None:
-    calls = []
-
-    def function(t: torch.Tensor) -> torch.Tensor:
-        calls.append(t.shape)
-        return t * 2
-
-    x = torch.randn(2, 3, 4)
-    assert torch.equal(apply_to_real(function, x, torch.ones(2, 3, dtype=torch.bool)), x * 2)
-    assert calls == [(2, 3, 4)]
-    assert torch.all(apply_to_real(function, x, torch.zeros(2, 3, dtype=torch.bool)) == 0)
+def test_rest_of_feedforward_after_its_first_layer_equals_the_feedforward() -> None:
+    torch.manual_seed(0)
+    feedforward = FeedForward(5, 3, [4, 6, 2], Activation.by_name("relu")(), dropout=0.3)
+    feedforward.eval()
+    x = torch.randn(7, 5)
+    hidden = feedforward._linear_layers[0](x)
+    torch.testing.assert_close(feedforward_after_first_linear(feedforward, hidden), feedforward(x))

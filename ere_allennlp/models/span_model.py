@@ -17,7 +17,7 @@ from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.models.heads import Head
 from ere_allennlp.modules.high_order_inference import HighOrderInference
 from ere_allennlp.modules.ternary_scorer import FactorisedTernaryScorer
-from ere_allennlp.nn_util import apply_to_real
+from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,56 @@ class StagePrediction(NamedTuple):
     relations: Optional[List[List[Tuple[Relation, float]]]]  # None: no relation head
 
 RELATION_KEYS = ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+
+
+class SpanEncoding:
+    """A batch's token vectors and candidate spans. The span vectors b_i = [x_START; x_END; w_i]
+    (`vectors`, from the EndpointSpanExtractor) are built on first use. A linear layer of b on the
+    real spans (`real_linear`) is taken, when there are more real spans than real tokens (all spans
+    up to L: ~9 per token with L = 12), as W_start x_START + W_end x_END + (W_width w + bias): the
+    tokens are projected once and each span adds two rows and its width's row, so neither b nor
+    its (2D + w)-sized products are computed span by span. Both ways give the same values.
+
+    x [B, n, D], spans [B, m, 2] (padding clamped to 0), token_mask [B, n], span_mask [B, m].
+    """
+
+    def __init__(
+        self,
+        extractor: EndpointSpanExtractor,
+        x: torch.Tensor,
+        spans: torch.LongTensor,
+        token_mask: torch.Tensor,
+        span_mask: torch.Tensor,
+    ) -> None:
+        self.extractor = extractor
+        self.x = x
+        self.spans = spans
+        self.token_mask = token_mask
+        self.span_mask = span_mask
+        self._vectors: Optional[torch.Tensor] = None
+
+    @property
+    def vectors(self) -> torch.Tensor:
+        """b [B, m, 2D + w], zero for padding spans."""
+        if self._vectors is None:
+            self._vectors = self.extractor(self.x, self.spans, self.token_mask, self.span_mask)
+        return self._vectors
+
+    def real_linear(self, layer: torch.nn.Linear) -> torch.Tensor:
+        """layer(b) of the real spans, in row-major order of span_mask: [N, out_features]."""
+        real = self.span_mask.nonzero(as_tuple=True)  # N real spans: (sentence, position)
+        if real[0].numel() <= int(self.token_mask.sum()):
+            return layer(self.vectors[real])  # [N, out]
+        batch_size, num_tokens, dim = self.x.shape
+        starts, ends = self.spans[..., 0][real], self.spans[..., 1][real]  # [N] each
+        offset = real[0] * num_tokens  # [N]
+        tokens = self.x.reshape(batch_size * num_tokens, dim)  # [B*n, D]
+        weight = layer.weight  # [out, 2D + w]
+        start_part = F.linear(tokens, weight[:, :dim]).index_select(0, offset + starts)  # [N, out]
+        end_part = F.linear(tokens, weight[:, dim : 2 * dim]).index_select(0, offset + ends)  # [N, out]
+        widths = self.extractor._span_width_embedding.weight  # [L, w]
+        width_part = F.linear(widths, weight[:, 2 * dim :], layer.bias).index_select(0, ends - starts)  # [N, out]
+        return start_part + end_part + width_part
 
 
 class SpanModel(Model):
@@ -141,13 +191,12 @@ class SpanModel(Model):
             initializer(self)
 
     # ---------------------------------------------------------------- scoring
-    def encode_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """tokens, spans [B, m, 2] (-1 = padding) -> (b [B, m, 2D + w], span_mask [B, m])."""
+    def encode_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> "SpanEncoding":
+        """tokens, spans [B, m, 2] (-1 = padding) -> the batch's `SpanEncoding` (token vectors, spans, masks)."""
         x = self._embedder(tokens)  # [B, n, D]
         token_mask = util.get_text_field_mask(tokens)  # [B, n]
         span_mask = spans[..., 0] >= 0  # [B, m]
-        b = self._span_extractor(x, F.relu(spans.float()).long(), token_mask, span_mask)  # [B, m, 2D + w]
-        return b, span_mask
+        return SpanEncoding(self._span_extractor, x, spans.clamp(min=0), token_mask, span_mask)
 
     def default_pair_mask(self, span_mask: torch.Tensor) -> torch.Tensor:
         """All ordered pairs i != j of real spans: [B, m] -> [B, m, m]."""
@@ -156,20 +205,23 @@ class SpanModel(Model):
         return span_mask.unsqueeze(2) & span_mask.unsqueeze(1) & ~eye
 
     def infer(
-        self, b: torch.Tensor, span_mask: torch.Tensor, pair_mask: torch.Tensor
+        self, encoding: "SpanEncoding", pair_mask: torch.Tensor
     ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Span vectors -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None)."""
+        """Encoded spans -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None)."""
+        span_mask = encoding.span_mask
         entity_logits = relation_logits = None
         if self.entity_head is not None:
-            # MLP and scorer on the real spans only: [B, m, 2D + w] -> [B, m, dent]
-            scores = apply_to_real(lambda h: self._entity_scorer(self._span_mlp(h)), b, span_mask)
-            entity_logits = self.entity_head.logits(scores)  # [B, m, dent]
+            # MLP and scorer on the real spans only: [N, H] first layer -> [B, m, dent]
+            hidden = encoding.real_linear(self._span_mlp._linear_layers[0])  # [N, span_hidden_dim]
+            scores = self._entity_scorer(feedforward_after_first_linear(self._span_mlp, hidden))  # [N, dent]
+            entity_logits = self.entity_head.logits(scatter_real(scores, span_mask))  # [B, m, dent]
         if self.relation_head is not None:
+            b = encoding.vectors  # [B, m, 2D + w]
             hidden = self._pair_head(b).unsqueeze(2) + self._pair_tail(b).unsqueeze(1)  # [B, m, m, 400]
             hidden = self._pair_mlp(self._pair_dropout(F.relu(hidden)))  # [B, m, m, 400]
             relation_logits = self.relation_head.logits(self._relation_scorer(hidden))  # [B, m, m, drel]
         if self._inference is not None and self._ternary is not None:
-            head, tail = self._ternary(b)  # [B, m, dt] each
+            head, tail = self._ternary(encoding.vectors)  # [B, m, dt] each
             return self._inference(
                 entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask
             )
@@ -221,9 +273,10 @@ class SpanModel(Model):
         (its candidates then come from an upstream stage, as in Ei-NerRe)."""
         if self._pruner is not None and use_pruner:
             spans = self.prune(tokens, spans)[0]
-        b, span_mask = self.encode_spans(tokens, spans)
+        encoding = self.encode_spans(tokens, spans)
+        span_mask = encoding.span_mask  # [B, m]
         pair_mask = self.default_pair_mask(span_mask) if pair_mask is None else pair_mask & self.default_pair_mask(span_mask)
-        entity_lp, relation_lp = self.infer(b, span_mask, pair_mask)
+        entity_lp, relation_lp = self.infer(encoding, pair_mask)
         entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
         relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
         candidates = [[tuple(span) for span, real in zip(s, m) if real] for s, m in zip(spans.tolist(), span_mask.tolist())]
@@ -281,7 +334,8 @@ class SpanModel(Model):
         loss = None
         if self._pruner is not None:
             spans, span_labels, relation_labels, loss = self.prune(tokens, spans, span_labels, relation_labels)
-        b, span_mask = self.encode_spans(tokens, spans)
+        encoding = self.encode_spans(tokens, spans)
+        span_mask = encoding.span_mask  # [B, m]
         pair_mask = self.default_pair_mask(span_mask)  # [B, m, m]
         relation_targets = None
         if relation_labels is not None and self.relation_head is not None:
@@ -292,11 +346,11 @@ class SpanModel(Model):
             else:
                 # A pair the reader did not list holds no relation.
                 relation_targets = relation_targets.masked_fill(relation_targets < 0, self.relation_head.null_index)
-        entity_lp, relation_lp = self.infer(b, span_mask, pair_mask)
+        entity_lp, relation_lp = self.infer(encoding, pair_mask)
 
         output: Dict[str, Any] = {}
         if span_labels is not None or relation_labels is not None:
-            loss = b.new_zeros(()) if loss is None else loss
+            loss = encoding.x.new_zeros(()) if loss is None else loss
             if span_labels is not None and entity_lp is not None and self.entity_head is not None:
                 targets = self.entity_head.targets(span_labels).masked_fill(~span_mask, -1)  # [B, m]
                 loss = loss + F.nll_loss(
