@@ -14,7 +14,7 @@ from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
-from ere_allennlp.nn_util import feedforward_after_first_linear
+from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
 
 logger = logging.getLogger(__name__)
@@ -113,9 +113,8 @@ class SpanPruner(Model):
             h_b = self._biaffine(flat_x, flat_spans, flat_mask)  # [1, N, biaffine_dim]
             h_a = self._attentive(flat_x, flat_spans, flat_mask)  # [1, N, D]
             hidden = self._span_mlp._linear_layers[0](torch.cat([h_b, h_a], dim=-1))  # [1, N, hidden_dim]
-        real_scores = self._scorer(feedforward_after_first_linear(self._span_mlp, hidden)).view(-1)  # [N]
-        scores = real_scores.new_zeros(span_mask.shape).index_put(real, real_scores)  # [B, M]
-        return scores, span_mask
+        real_scores = self._scorer(feedforward_after_first_linear(self._span_mlp, hidden)).view(-1, 1)  # [N, 1]
+        return scatter_real(real_scores, span_mask).squeeze(-1), span_mask  # [B, M]
 
     def _can_fold(self) -> bool:
         """Whether the first MLP layer may be folded into the extractors: in eval mode, and only when

@@ -256,8 +256,9 @@ def _log_normalise(logits: torch.Tensor) -> torch.Tensor:
 
 
 # Up to this many elements in the [pairs, E*E] result, `_sum_over_relations` adds the R slices in a
-# loop when no gradient is needed (the result stays in cache); above it, a batched matmul is faster (measured on a CPU: the loop
-# took 0.3 ms against 1.8 ms at B = 20, m = 18, E = 7, R = 8; they break even near m = 32).
+# loop when no gradient is needed (the result stays in cache); above it, a batched matmul is faster
+# (measured on a CPU: the loop took 0.3 ms against 1.8 ms at B = 20, m = 18, E = 7, R = 8; they
+# break even near m = 32).
 _LOOP_MAX_ELEMENTS = 2**20
 
 

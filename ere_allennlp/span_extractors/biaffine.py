@@ -14,7 +14,6 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from allennlp.modules.span_extractors.span_extractor import SpanExtractor
-from allennlp.nn import util
 from overrides import overrides
 
 
@@ -119,35 +118,25 @@ class BiaffineSpanExtractor(SpanExtractor):
         # Shape: (batch_size, sequence_length, input_dim + 1, max_width)
         windows = F.pad(augmented_ends, (0, 0, 0, max_width - 1)).unfold(1, max_width, 1)
 
-        if sequence_mask is None:
-            # Every token as a start: x_s^T W. Shape: (batch_size, sequence_length, output_dim, input_dim + 1)
-            left = torch.matmul(augmented_tokens, weight.reshape(augmented, -1))
-            left = left.view(batch_size, sequence_length, output_dim, augmented)
-            # Shape: (batch_size, sequence_length, output_dim, max_width)
-            pair_scores = torch.matmul(left, windows)
-            # The column of each span, read in place (no transposed copy of pair_scores).
-            # Shape: (batch_size, num_spans, output_dim)
-            batch_index = torch.arange(batch_size, device=starts.device).unsqueeze(1)
-            span_embeddings = pair_scores[batch_index, starts, :, offsets]
-            valid = span_indices_mask
-        else:
-            # The same for the real tokens only (the costly step; padding tokens start no span).
-            # Shape: (num_real_tokens, output_dim, input_dim + 1)
+        # Padding tokens start no span: only the real tokens are contracted with W (the costly step).
+        # Shape: (batch_size, sequence_length)
+        real = sequence_tensor.new_ones(batch_size, sequence_length, dtype=torch.bool)
+        if sequence_mask is not None:
             real = sequence_mask.bool()
-            left = torch.matmul(augmented_tokens[real], weight.reshape(augmented, -1))
-            left = left.view(-1, output_dim, augmented)
-            # Shape: (num_real_tokens, output_dim, max_width)
-            pair_scores = torch.matmul(left, windows[real])
-            # Row of each span's start among the real tokens. Shape: (batch_size, num_spans)
-            rows = (real.view(-1).long().cumsum(0) - 1).view(batch_size, sequence_length).gather(1, starts)
-            # Shape: (batch_size, num_spans, output_dim)
-            span_embeddings = pair_scores[rows.clamp(min=0), :, offsets]
-            valid = real.gather(1, starts)
-            if span_indices_mask is not None:
-                valid = valid & span_indices_mask.bool()
-        if valid is not None:
-            span_embeddings = span_embeddings * valid.unsqueeze(-1)
-        return span_embeddings
+        # x_s^T W. Shape: (num_real_tokens, output_dim, input_dim + 1)
+        left = torch.matmul(augmented_tokens[real], weight.reshape(augmented, -1))
+        left = left.view(-1, output_dim, augmented)
+        # Shape: (num_real_tokens, output_dim, max_width)
+        pair_scores = torch.matmul(left, windows[real])
+        # Row of each span's start among the real tokens. Shape: (batch_size, num_spans)
+        rows = (real.view(-1).long().cumsum(0) - 1).view(batch_size, sequence_length).gather(1, starts)
+        # The column of each span, read in place (no transposed copy of pair_scores).
+        # Shape: (batch_size, num_spans, output_dim)
+        span_embeddings = pair_scores[rows.clamp(min=0), :, offsets]
+        valid = real.gather(1, starts)
+        if span_indices_mask is not None:
+            valid = valid & span_indices_mask.bool()
+        return span_embeddings * valid.unsqueeze(-1)
 
     def fold(self, linear_weight: torch.Tensor) -> torch.Tensor:
         """The weight of this bi-affine product followed by a linear map A without bias:
