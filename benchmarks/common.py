@@ -2,8 +2,9 @@
 training config, and loading that config. Import it before AllenNLP (it sets offline mode)."""
 import os
 import sys
+from itertools import islice
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -76,3 +77,31 @@ def module_params(module: str):  # -> allennlp.common.Params
     from allennlp.common import Params
 
     return Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
+
+
+def module_from_config(module: str, data: str, count: Optional[int] = None) -> Tuple[Any, List[Any], Any]:
+    """(reader, the first `count` instances of `data` (all if None), model) of `module`'s training
+    config, read with the current ERE_* values (call `set_module_env` first). The model is randomly
+    initialised (torch seed 0) with the vocabulary of those instances (`model.vocab`)."""
+    import torch
+    from allennlp.data import DatasetReader, Vocabulary
+    from allennlp.models import Model
+
+    params = module_params(module)
+    reader = DatasetReader.from_params(params.pop("dataset_reader"))
+    instances = list(islice(reader.read(data), count))
+    vocab = Vocabulary.from_instances(instances)
+    torch.manual_seed(0)
+    return reader, instances, Model.from_params(vocab=vocab, params=params.pop("model"))
+
+
+def batches_of(instances: List[Any], vocab: Any, batch_size: int) -> List[Dict[str, Any]]:
+    """Tensor dicts of the consecutive full batches of `batch_size` instances (a last partial one is dropped)."""
+    from allennlp.data import Batch
+
+    out = []
+    for start in range(0, len(instances) - batch_size + 1, batch_size):
+        batch = Batch(instances[start : start + batch_size])
+        batch.index_instances(vocab)
+        out.append(batch.as_tensor_dict())
+    return out

@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from common import PRUNED, ROOT, SCIERC, module_params, resolve_encoder, set_module_env  # noqa: E402
+from common import PRUNED, ROOT, SCIERC, module_from_config, resolve_encoder, set_module_env  # noqa: E402
 
 MODULES = ["ner", "re", "nerre", "pruner"]  # the modules whose readers differ most
 TARGET_RATIO = 20.0
@@ -45,16 +45,8 @@ TARGET_RATIO = 20.0
 
 def build(module: str, encoder: str, data: str, batch_size: int, pruner: str) -> Tuple[Any, Any, List[Any]]:
     """(reader, model in eval mode, instances of `data`) for `module`, from its training config."""
-    from allennlp.data import DatasetReader, Vocabulary
-    from allennlp.models import Model
-
     set_module_env(encoder, batch_size, str(Path(data).parent), module, pruner)
-    params = module_params(module)
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = list(reader.read(data))  # also warms the reader and tokenizer up
-    vocab = Vocabulary.from_instances(instances)
-    torch.manual_seed(0)
-    model = Model.from_params(vocab=vocab, params=params.pop("model"))
+    reader, instances, model = module_from_config(module, data)  # reading all also warms the reader up
     model.eval()
     return reader, model, instances
 

@@ -137,8 +137,10 @@ def nerre_share(encoder: str, data: str, batch_size: int, repeats: int = 15) -> 
     import os
 
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    from allennlp.data import Batch, Vocabulary
+    from allennlp.data import Vocabulary
     from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
+
+    from common import batches_of
     from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder
 
     from ere_allennlp.dataset_readers.ere_json import EreJsonReader
@@ -158,9 +160,7 @@ def nerre_share(encoder: str, data: str, batch_size: int, repeats: int = 15) -> 
     torch.manual_seed(0)
     model = NerRe(vocab, embedder, max_span_width=12, inference=MeanFieldInference(iterations=3))
     model.eval()
-    batch = Batch(instances)
-    batch.index_instances(vocab)
-    tensors = batch.as_tensor_dict()
+    tensors = batches_of(instances, vocab, len(instances))[0]
     # Pad the candidates to m = 18 per sentence (the pruner's mu), as NerRe sees them after pruning.
     spans = torch.full((len(instances), 18, 2), -1, dtype=torch.long)
     for k, instance in enumerate(instances):
@@ -175,26 +175,12 @@ def module_share(encoder: str, data: str, batch_size: int, repeats: int = 15) ->
     (``training_configs/scierc_nerre.jsonnet``: its span pruner, which reads all spans up to L and
     keeps K = max(3, min(18, n / 2)) per sentence, then NerRe on those), on the first `batch_size`
     real dev sentences, randomly initialised (the pruner keeps K spans whatever its weights)."""
-    from allennlp.data import Batch, DatasetReader, Vocabulary
-    from allennlp.models import Model
-
-    from common import module_params, set_module_env
+    from common import batches_of, module_from_config, set_module_env
 
     set_module_env(encoder, batch_size, str(Path(data).parent), "nerre", "")
-    params = module_params("nerre")
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = []
-    for instance in reader.read(data):
-        instances.append(instance)
-        if len(instances) == batch_size:
-            break
-    vocab = Vocabulary.from_instances(instances)
-    torch.manual_seed(0)
-    model = Model.from_params(vocab=vocab, params=params.pop("model"))
+    _, instances, model = module_from_config("nerre", data, batch_size)
     model.eval()
-    batch = Batch(instances)
-    batch.index_instances(vocab)
-    tensors = batch.as_tensor_dict()
+    tensors = batches_of(instances, model.vocab, len(instances))[0]
     with torch.no_grad():
         kept = model.prune(tensors["tokens"], tensors["spans"])[0]  # [B, K_max, 2]
     figures = layer_share(model, lambda: model.predict(tensors["tokens"], tensors["spans"]), repeats)

@@ -35,7 +35,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, List
 
-from common import MODULES, PRUNED, ROOT, SCIERC, module_params, resolve_encoder, set_module_env  # noqa: E402
+from common import MODULES, PRUNED, ROOT, SCIERC, batches_of, module_params, resolve_encoder, set_module_env  # noqa: E402
 
 RESULT_PREFIX = "MEMORY-RESULT "
 
@@ -52,7 +52,7 @@ def run_child(module: str, encoder: str, data: str, batch_size: int, batches: in
     the peak RSS after the imports, after setup and after the steps, and the seconds of each step."""
     import torch
     from allennlp.common.util import prepare_environment
-    from allennlp.data import Batch, DatasetReader, Vocabulary
+    from allennlp.data import DatasetReader, Vocabulary
     from allennlp.models import Model
     from allennlp.training.optimizers import Optimizer
 
@@ -70,11 +70,7 @@ def run_child(module: str, encoder: str, data: str, batch_size: int, batches: in
     parameters = [[name, p] for name, p in model.named_parameters() if p.requires_grad]
     optimizer = Optimizer.from_params(model_parameters=parameters, params=trainer_params.pop("optimizer"))
     grad_norm = trainer_params.pop_float("grad_norm", None)
-    tensors = []
-    for start in range(0, len(instances), batch_size):
-        batch = Batch(instances[start : start + batch_size])
-        batch.index_instances(vocab)
-        tensors.append(batch.as_tensor_dict())
+    tensors = batches_of(instances, vocab, batch_size)
     held: List[Any] = []
     if hold_train:  # what the data loader keeps for a real run: every training instance, indexed
         for instance in reader.read(data):

@@ -38,26 +38,18 @@ import os
 import statistics
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, List
 
 import torch
 
-from common import MODULES, PRUNED, ROOT, SCIERC, module_params, resolve_encoder, set_module_env  # noqa: E402
+from common import (  # noqa: E402
+    MODULES, PRUNED, ROOT, SCIERC, batches_of, module_from_config, module_params, resolve_encoder, set_module_env,
+)
 
 APPROACHES = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "ei_nerre", "ei_nerre_star", "nerre_star",
               "gold_ri_rc", "gold_re"]
-def batches_of(instances: List[Any], vocab: Any, batch_size: int) -> List[Dict[str, Any]]:
-    from allennlp.data import Batch
-
-    out = []
-    for start in range(0, len(instances) - batch_size + 1, batch_size):
-        batch = Batch(instances[start : start + batch_size])
-        batch.index_instances(vocab)
-        out.append(batch.as_tensor_dict())
-    return out
-
-
 def median_time(function: Any, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -70,23 +62,11 @@ def median_time(function: Any, repeats: int) -> float:
 # ------------------------------------------------------------------------------------ training
 def train_module(module: str, encoder: str, data: str, batch_size: int, steps: int, repeats: int,
                  pruner: str) -> Dict[str, Any]:
-    from allennlp.data import DatasetReader, Vocabulary
-    from allennlp.models import Model
-
     set_module_env(encoder, batch_size, str(SCIERC), module, pruner)
-    params = module_params(module)
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = []
-    for instance in reader.read(data):
-        instances.append(instance)
-        if len(instances) == batch_size * (steps + 1):
-            break
-    vocab = Vocabulary.from_instances(instances)
-    torch.manual_seed(0)
-    model = Model.from_params(vocab=vocab, params=params.pop("model"))
+    _, instances, model = module_from_config(module, data, batch_size * (steps + 1))
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    batches = batches_of(instances, vocab, batch_size)
+    batches = batches_of(instances, model.vocab, batch_size)
     warm_up, timed = batches[0], batches[1 : steps + 1]
 
     def step(batch: Dict[str, Any]) -> None:
@@ -142,8 +122,6 @@ def untrained_runs(approaches: List[str], encoder: str, batch_size: int, folder:
     """Archives of randomly initialised modules, ``<folder>/scierc_<module>/model.tar.gz``, for
     `infer --untrained` (timings only: the encoder's weights are the ones in `encoder`, the heads'
     are random; vocabulary from the first 400 SciERC train sentences)."""
-    from allennlp.data import DatasetReader, Vocabulary
-    from allennlp.models import Model
     from allennlp.models.archival import archive_model
 
     from ere_allennlp.study.runner import APPROACHES as STAGES
@@ -154,20 +132,11 @@ def untrained_runs(approaches: List[str], encoder: str, batch_size: int, folder:
     pruner_archive = ""
     for module in modules:
         set_module_env(encoder, batch_size, str(SCIERC), module, pruner_archive)
-        params = module_params(module)
         serialization = Path(folder) / f"scierc_{module}"
         serialization.mkdir(parents=True)
-        params.to_file(str(serialization / "config.json"))
-        reader = DatasetReader.from_params(params.pop("dataset_reader"))
-        instances = []
-        for instance in reader.read(str(SCIERC / "train.json")):
-            instances.append(instance)
-            if len(instances) == 400:
-                break
-        vocab = Vocabulary.from_instances(instances)
-        vocab.save_to_files(str(serialization / "vocabulary"))
-        torch.manual_seed(0)
-        model = Model.from_params(vocab=vocab, params=params.pop("model"))
+        module_params(module).to_file(str(serialization / "config.json"))
+        _, _, model = module_from_config(module, str(SCIERC / "train.json"), 400)
+        model.vocab.save_to_files(str(serialization / "vocabulary"))
         torch.save(model.state_dict(), serialization / "best.th")
         archive = archive_model(serialization)
         if module == "pruner":
@@ -187,12 +156,7 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
         loaded = load_archive(archive)
     model, reader = loaded.model, loaded.validation_dataset_reader
     model.eval()
-    instances = []
-    for instance in reader.read(data):
-        instances.append(instance)
-        if len(instances) == sentences + batch_size:
-            break
-    batches = batches_of(instances, model.vocab, batch_size)
+    batches = batches_of(list(islice(reader.read(data), sentences + batch_size)), model.vocab, batch_size)
     warm_up, timed = batches[0], batches[1:]
     embedders = inference_encoders(model)
     with torch.no_grad():
