@@ -79,10 +79,12 @@ def module_params(module: str):  # -> allennlp.common.Params
     return Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
 
 
-def module_from_config(module: str, data: str, count: Optional[int] = None) -> Tuple[Any, List[Any], Any]:
+def module_from_config(module: str, data: str, count: Optional[int] = None,
+                       model_overrides: Optional[Dict[str, Any]] = None) -> Tuple[Any, List[Any], Any]:
     """(reader, the first `count` instances of `data` (all if None), model) of `module`'s training
-    config, read with the current ERE_* values (call `set_module_env` first). The model is randomly
-    initialised (torch seed 0) with the vocabulary of those instances (`model.vocab`)."""
+    config, read with the current ERE_* values (call `set_module_env` first), its model keys
+    replaced by `model_overrides`. The model is randomly initialised (torch seed 0) with the
+    vocabulary of those instances (`model.vocab`)."""
     import torch
     from allennlp.data import DatasetReader, Vocabulary
     from allennlp.models import Model
@@ -92,7 +94,10 @@ def module_from_config(module: str, data: str, count: Optional[int] = None) -> T
     instances = list(islice(reader.read(data), count))
     vocab = Vocabulary.from_instances(instances)
     torch.manual_seed(0)
-    return reader, instances, Model.from_params(vocab=vocab, params=params.pop("model"))
+    model_params = params.pop("model")
+    for key, value in (model_overrides or {}).items():
+        model_params[key] = value
+    return reader, instances, Model.from_params(vocab=vocab, params=model_params)
 
 
 def batches_of(instances: List[Any], vocab: Any, batch_size: int) -> List[Dict[str, Any]]:

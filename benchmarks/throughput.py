@@ -12,7 +12,10 @@ forward (with labels) + backward + AdamW on batches of ``--batch-size`` sentence
 on the same batches, forward + backward of the module's encoder alone (the transformer and the
 first-sub-token pooling, loss = sum of its output). ``encoder share`` = encoder time / step time.
 NerRi / NerRe / NerRe* load a trained pruner with ``--pruner ARCHIVE`` (as ``allennlp ere-study``
-trains them) or train their own in the step (ERE_PRUNER="").
+trains them) or train their own in the step (ERE_PRUNER=""). A loaded (frozen) pruner's choice is
+cached per sentence, so the timed passes after the first are those of every epoch after the first
+of a real training; ``--model-overrides '{"cache_pruned_spans": false}'`` times the pruner rerun on
+every step instead.
 
 ``infer``: each approach (``training_configs/approaches/scierc_<name>.jsonnet``) is built from the
 trained module archives in ``--runs`` (``<runs>/scierc_<module>/model.tar.gz``) and run without
@@ -61,9 +64,9 @@ def median_time(function: Any, repeats: int) -> float:
 
 # ------------------------------------------------------------------------------------ training
 def train_module(module: str, encoder: str, data: str, batch_size: int, steps: int, repeats: int,
-                 pruner: str) -> Dict[str, Any]:
+                 pruner: str, model_overrides: Dict[str, Any]) -> Dict[str, Any]:
     set_module_env(encoder, batch_size, str(SCIERC), module, pruner)
-    _, instances, model = module_from_config(module, data, batch_size * (steps + 1))
+    _, instances, model = module_from_config(module, data, batch_size * (steps + 1), model_overrides)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     batches = batches_of(instances, model.vocab, batch_size)
@@ -198,6 +201,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--pruner", default="", help="train: pruner archive for nerri/nerre/nerre_star")
+    parser.add_argument("--model-overrides", default="{}",
+                        help='train: JSON of model config keys, e.g. \'{"cache_pruned_spans": false}\'')
     parser.add_argument("--runs", default="", help="infer: folder of <dataset>_<module>/model.tar.gz")
     parser.add_argument("--untrained", action="store_true",
                         help="infer: randomly initialised modules instead of --runs (timings of approaches whose "
@@ -213,7 +218,8 @@ def main() -> None:
         data = str(SCIERC / "train.json")
         print(f"{'module':<11} {'sent/s':>8} {'encoder sent/s':>15} {'encoder share':>14} {'s/step':>7}  pruner")
         for module in args.modules:
-            row = train_module(module, encoder, data, args.batch_size, args.steps, args.repeats, args.pruner)
+            row = train_module(module, encoder, data, args.batch_size, args.steps, args.repeats, args.pruner,
+                               json.loads(args.model_overrides))
             rows.append(row)
             print(f"{module:<11} {row['sentences_per_s']:8.2f} {row['encoder_sentences_per_s']:15.2f} "
                   f"{100 * row['encoder_share']:13.1f}% {row['seconds_per_step']:7.2f}  {row['pruner']}", flush=True)

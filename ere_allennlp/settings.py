@@ -23,6 +23,9 @@ DEFAULTS: Dict[str, str] = {
     # JSON list of devices for distributed training, one worker process each (torch.distributed):
     # "[-1,-1]" = two CPU workers (gloo), "[0,1]" = two GPUs; "" = one process on ERE_CUDA_DEVICE
     "ERE_DISTRIBUTED": "",
+    # A named set of settings that are not the paper's (training_configs/lib/ere.libsonnet,
+    # `recipes`): "cpu" for short CPU trainings; "" = the paper's settings
+    "ERE_RECIPE": "",
 }
 
 

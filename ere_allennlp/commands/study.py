@@ -40,6 +40,8 @@ class RunStudy(Subcommand):
         sub.add_argument("--cuda-device", type=int, default=-1, help="GPU index, -1 = CPU (default)")
         sub.add_argument("--eval-split", default="test", choices=["train", "dev", "test"],
                          help="split the approaches are evaluated on (default test)")
+        sub.add_argument("--recipe", default="", help="ERE_RECIPE: settings that are not the paper's, e.g. 'cpu' for "
+                         "short CPU runs (training_configs/lib/ere.libsonnet; default: the paper's)")
         sub.add_argument("--module-overrides", default="{}",
                          help='JSON {"<module>" or "*": {"dotted.key": value}}: AllenNLP overrides of the module configs')
         sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the repository's training_configs)")
@@ -61,7 +63,7 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
         approaches=args.approaches, encoder=args.encoder, epochs=str(args.epochs), lr=str(args.lr),
         head_lr=str(args.head_lr), batch_size=args.batch_size, max_length=args.max_length,
         cuda_device=args.cuda_device, eval_split=args.eval_split, module_overrides=module_overrides,
-        config_dir=args.config_dir, trials=args.trials,
+        config_dir=args.config_dir, trials=args.trials, recipe=args.recipe,
     )
 
 

@@ -14,6 +14,7 @@ from overrides import overrides
 
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
+from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
 from ere_allennlp.models.heads import Head
 from ere_allennlp.modules.high_order_inference import HighOrderInference
 from ere_allennlp.modules.ternary_scorer import FactorisedTernaryScorer
@@ -22,6 +23,10 @@ from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
 logger = logging.getLogger(__name__)
 
 ENTITY_KEYS = ("ent_i", "ent_c")
+LOSS_NORMALISATIONS = ("sum", "mean")
+TERNARY_NULL_LABELS = ("both", "relation", "none")
+# At most this many sentences' pruner choices are cached (a few hundred bytes each).
+PRUNED_CACHE_MAX = 500_000
 
 
 class StagePrediction(NamedTuple):
@@ -109,6 +114,32 @@ class SpanModel(Model):
     Loss: summed cross-entropy over candidate spans and ordered pairs i != j, on
     P = softmax(g) (first order) or P = Q (mean field). Outputs ``predicted_ner`` and
     ``predicted_relations`` per sentence (sentence-local offsets, label, probability).
+
+    Options that are **not the paper's** (their defaults are the paper's; each is measured on
+    SciERC dev in ``docs/joint_learning.md``):
+
+    - ``loss_normalisation``: ``"sum"`` (the paper, Section 2.4) or ``"mean"``: the entity loss
+      averaged over the batch's scored spans and the relation loss over its scored pairs (as
+      HGERE does), so that the ~K^2 pairs of a pruned module do not outweigh its K spans.
+    - ``relation_loss_weight`` (1.0): a factor on the relation loss.
+    - ``null_relation_weight`` (1.0): a factor on the loss of the pairs whose gold label is null
+      (of a relation head with a null label), against the imbalance of ~K^2 candidate pairs of which
+      ~1 % are related (SpERT samples 100 negative pairs per sentence instead).
+    - ``ternary_null_labels``: which null labels take part in the ternary scores f_ij(a, b, r).
+      ``"both"`` (the paper: f_ij covers every label); ``"relation"``: the null entity label's
+      ternary scores are fixed at zero (CRFIE leaves the entity null label out of mean-field
+      inference); ``"none"``: the null relation label's too, so that only real entities and
+      relations exchange messages (Wang & Tu's second-order parsers send messages only from edges
+      that exist). Identification heads' "absent" labels are always fixed at zero.
+    - ``ternary_init_std`` (0.01): the standard deviation of the ternary weight W_t at
+      initialisation (the paper does not say).
+
+    Not a departure (same outputs): ``cache_pruned_spans`` (true): a frozen pruner keeps the same
+    top-K of a sentence every epoch, so its choice is computed once per sentence and reused.
+    ``diagnostic_metrics`` (false): also report ``loss_ent`` / ``loss_rel`` (per sentence),
+    ``pair_nonnull`` (share of scored pairs predicted non-null) and, with a pruner,
+    ``pruned_ent_ceiling`` / ``pruned_rel_ceiling`` (share of gold entities, and of gold relations
+    with both arguments, among the kept spans).
     """
 
     ENTITY_HEAD: Optional[str] = None
@@ -128,6 +159,13 @@ class SpanModel(Model):
         symmetric_relations: Optional[List[str]] = None,
         pruner: Optional[Model] = None,
         train_pruner: bool = False,
+        loss_normalisation: str = "sum",
+        relation_loss_weight: float = 1.0,
+        null_relation_weight: float = 1.0,
+        ternary_null_labels: str = "both",
+        ternary_init_std: float = 0.01,
+        cache_pruned_spans: bool = True,
+        diagnostic_metrics: bool = False,
         initializer: Optional[InitializerApplicator] = None,
         regularizer: Optional[RegularizerApplicator] = None,
         **kwargs,
@@ -164,13 +202,19 @@ class SpanModel(Model):
                     f"'inference' needs a module with both an entity and a relation head; "
                     f"{type(self).__name__} has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
                 )
+            if ternary_null_labels not in TERNARY_NULL_LABELS:
+                raise ConfigurationError(f"ternary_null_labels must be one of {TERNARY_NULL_LABELS}, got {ternary_null_labels!r}")
+            entity_null, relation_null = self.entity_head.null_index, self.relation_head.null_index
+            null_entity = (entity_null,) if ternary_null_labels != "both" and entity_null is not None else ()
+            null_relation = (relation_null,) if ternary_null_labels == "none" and relation_null is not None else ()
             self._ternary = FactorisedTernaryScorer(
                 span_dim,
                 self.entity_head.size,
                 self.relation_head.size,
                 hidden_dim=ternary_dim,
-                fixed_entity_labels=self.entity_head.fixed,
-                fixed_relation_labels=self.relation_head.fixed,
+                fixed_entity_labels=tuple(sorted(set(self.entity_head.fixed) | set(null_entity))),
+                fixed_relation_labels=tuple(sorted(set(self.relation_head.fixed) | set(null_relation))),
+                init_std=ternary_init_std,
             )
         # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
         # Loaded from an archive it is frozen; configured afresh it is trained in the same run
@@ -183,6 +227,16 @@ class SpanModel(Model):
             if not train_pruner:
                 for parameter in pruner.parameters():
                     parameter.requires_grad_(False)
+        if loss_normalisation not in LOSS_NORMALISATIONS:
+            raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
+        self.loss_normalisation = loss_normalisation
+        self.relation_loss_weight = relation_loss_weight
+        self.null_relation_weight = null_relation_weight
+        # A frozen pruner's choice per sentence: (words, number of candidates) -> kept candidate indices.
+        self._pruned_cache: Optional[Dict[Tuple[Tuple[str, ...], int], List[int]]] = (
+            {} if pruner is not None and not train_pruner and cache_pruned_spans else None
+        )
+        self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (
             RELATION_KEYS if self.relation_head else ()
@@ -290,26 +344,63 @@ class SpanModel(Model):
             self._pruner.eval()  # a frozen pruner never uses dropout
         return self
 
+    def _cache_keys(
+        self, spans: torch.LongTensor, metadata: Optional[List[Dict[str, Any]]]
+    ) -> Optional[List[Tuple[Tuple[str, ...], int]]]:
+        """The pruner-cache key of each sentence (its words and number of candidates), or None
+        when the choice is not cached (a trained or no pruner, no metadata)."""
+        if self._pruned_cache is None or metadata is None or any("words" not in meta for meta in metadata):
+            return None
+        counts = (spans[..., 0] >= 0).sum(-1).tolist()  # [B]
+        return [(tuple(meta["words"]), count) for meta, count in zip(metadata, counts)]
+
+    def _cached_selection(
+        self, keys: List[Tuple[Tuple[str, ...], int]], device: torch.device
+    ) -> Tuple[torch.LongTensor, torch.BoolTensor]:
+        """The cached kept indices of every sentence as `SpanPruner.select` returns them:
+        (indices [B, K_max], ascending, 0 past a sentence's K; keep_mask [B, K_max])."""
+        assert self._pruned_cache is not None
+        chosen = [self._pruned_cache[key] for key in keys]
+        k_max = max((len(c) for c in chosen), default=0)
+        index = torch.zeros(len(chosen), k_max, dtype=torch.long)
+        keep = torch.zeros(len(chosen), k_max, dtype=torch.bool)
+        for row, kept in enumerate(chosen):
+            index[row, : len(kept)] = torch.tensor(kept, dtype=torch.long)
+            keep[row, : len(kept)] = True
+        return index.to(device), keep.to(device)
+
     def prune(
         self,
         tokens: TextFieldTensors,
         spans: torch.LongTensor,
         span_labels: Optional[torch.LongTensor] = None,
         relation_labels: Optional[torch.LongTensor] = None,
+        metadata: Optional[List[Dict[str, Any]]] = None,
     ) -> Tuple[torch.LongTensor, Optional[torch.LongTensor], Optional[torch.LongTensor], torch.Tensor]:
         """Keeps the pruner's top-K of all candidates: spans [B, M, 2] -> [B, K, 2] (-1 padding),
         span labels [B, M] -> [B, K], relation labels [B, M, M] -> [B, K, K]; also returns the
-        pruner's loss (zero unless it is trained in this run)."""
+        pruner's loss (zero unless it is trained in this run). A frozen pruner's choice for a
+        sentence is computed once and reused (``cache_pruned_spans``; needs `metadata`)."""
         assert self._pruner is not None
-        with torch.set_grad_enabled(self._train_pruner and torch.is_grad_enabled()):
-            scores, all_mask = self._pruner.score_spans(tokens, spans)  # [B, M]
-        loss = scores.new_zeros(())
-        if self._train_pruner and span_labels is not None:
-            null = self.vocab.get_token_to_index_vocabulary("entity_labels").get(NULL_LABEL, -2)
-            target = ((span_labels >= 0) & (span_labels != null)).float()
-            loss = F.binary_cross_entropy_with_logits(scores, target, weight=all_mask.float(), reduction="sum")
-        num_tokens = util.get_text_field_mask(tokens).sum(-1)  # [B]
-        index, keep = self._pruner.select(scores.detach(), all_mask, num_tokens)  # [B, K]
+        keys = self._cache_keys(spans, metadata)
+        if keys is not None and all(key in self._pruned_cache for key in keys):
+            index, keep = self._cached_selection(keys, spans.device)  # [B, K] each
+            loss = spans.new_zeros((), dtype=torch.float)
+        else:
+            with torch.set_grad_enabled(self._train_pruner and torch.is_grad_enabled()):
+                scores, all_mask = self._pruner.score_spans(tokens, spans)  # [B, M]
+            loss = scores.new_zeros(())
+            if self._train_pruner and span_labels is not None:
+                null = self.vocab.get_token_to_index_vocabulary("entity_labels").get(NULL_LABEL, -2)
+                target = ((span_labels >= 0) & (span_labels != null)).float()
+                loss = F.binary_cross_entropy_with_logits(scores, target, weight=all_mask.float(), reduction="sum")
+                if self.loss_normalisation == "mean":
+                    loss = loss / all_mask.sum().clamp(min=1)
+            num_tokens = util.get_text_field_mask(tokens).sum(-1)  # [B]
+            index, keep = self._pruner.select(scores.detach(), all_mask, num_tokens)  # [B, K]
+            if keys is not None and len(self._pruned_cache) < PRUNED_CACHE_MAX:
+                for key, row, kept in zip(keys, index.tolist(), keep.tolist()):
+                    self._pruned_cache[key] = [i for i, k in zip(row, kept) if k]
         spans = util.batched_index_select(spans, index).masked_fill(~keep.unsqueeze(-1), -1)  # [B, K, 2]
         if span_labels is not None:
             span_labels = util.batched_index_select(span_labels.unsqueeze(-1), index).squeeze(-1)  # [B, K]
@@ -333,7 +424,7 @@ class SpanModel(Model):
     ) -> Dict[str, Any]:
         loss = None
         if self._pruner is not None:
-            spans, span_labels, relation_labels, loss = self.prune(tokens, spans, span_labels, relation_labels)
+            spans, span_labels, relation_labels, loss = self.prune(tokens, spans, span_labels, relation_labels, metadata)
         encoding = self.encode_spans(tokens, spans)
         span_mask = encoding.span_mask  # [B, m]
         pair_mask = self.default_pair_mask(span_mask)  # [B, m, m]
@@ -353,19 +444,27 @@ class SpanModel(Model):
             loss = encoding.x.new_zeros(()) if loss is None else loss
             if span_labels is not None and entity_lp is not None and self.entity_head is not None:
                 targets = self.entity_head.targets(span_labels).masked_fill(~span_mask, -1)  # [B, m]
-                loss = loss + F.nll_loss(
-                    entity_lp.flatten(0, 1), targets.flatten(), ignore_index=-1, reduction="sum"
-                )
+                loss = loss + self._loss_part("loss_ent", entity_lp.flatten(0, 1), targets.flatten(), len(metadata))
             if relation_targets is not None and relation_lp is not None:
                 targets = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
-                loss = loss + F.nll_loss(
-                    relation_lp.flatten(0, 2), targets.flatten(), ignore_index=-1, reduction="sum"
+                null = self.relation_head.null_index if self.null_relation_weight != 1.0 else None
+                relation_loss = self._loss_part(
+                    "loss_rel", relation_lp.flatten(0, 2), targets.flatten(), len(metadata), null, self.null_relation_weight
                 )
+                loss = loss + self.relation_loss_weight * relation_loss
             output["loss"] = loss
 
         entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
         relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
         output.update(decoded_output(metadata, entities, relations))
+        if self._diagnostics is not None and all(meta.get("has_gold") for meta in metadata):
+            if relations is not None:
+                self._diagnostics.pairs(sum(len(r) for r in relations), int(pair_mask.sum()))
+            if self._pruner is not None:
+                kept = [[tuple(span) for span in row if span[0] >= 0] for row in spans.tolist()]
+                self._diagnostics.pruning(
+                    kept, [m["gold_entities"] for m in metadata], [m["gold_relations"] for m in metadata], self.max_span_width
+                )
         if all(meta.get("has_gold") for meta in metadata):
             predicted = [
                 {
@@ -378,6 +477,29 @@ class SpanModel(Model):
             self._metric(predicted, gold)
         return output
 
+    def _loss_part(
+        self,
+        name: str,
+        log_probs: torch.Tensor,
+        targets: torch.Tensor,
+        num_sentences: int,
+        null_index: Optional[int] = None,
+        null_weight: float = 1.0,
+    ) -> torch.Tensor:
+        """Cross-entropy of log_probs [N, d] against targets [N] (-1 = not scored): summed (the
+        paper) or averaged over the scored items (``loss_normalisation="mean"``); items whose
+        target is `null_index` count `null_weight` times."""
+        if null_index is None:
+            total = F.nll_loss(log_probs, targets, ignore_index=-1, reduction="sum")
+        else:
+            losses = F.nll_loss(log_probs, targets, ignore_index=-1, reduction="none")  # [N], 0 where ignored
+            total = (losses * torch.where(targets == null_index, null_weight, 1.0)).sum()
+        if self._diagnostics is not None:
+            self._diagnostics.loss(name, float(total.detach()), num_sentences)
+        if self.loss_normalisation == "mean":
+            return total / (targets >= 0).sum().clamp(min=1)
+        return total
+
     @staticmethod
     def _given_entities(meta: Dict[str, Any]) -> List[Entity]:
         """The candidate spans a relation-only module was given, with their known labels."""
@@ -387,7 +509,10 @@ class SpanModel(Model):
     @overrides
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
         metrics = self._metric.get_metric(reset)
-        return {k: v for k, v in metrics.items() if k.rsplit("_", 1)[0] in self._metric_keys}
+        metrics = {k: v for k, v in metrics.items() if k.rsplit("_", 1)[0] in self._metric_keys}
+        if self._diagnostics is not None:
+            metrics.update(self._diagnostics.get_metric(reset, pruned=self._pruner is not None))
+        return metrics
 
     default_predictor = "ere"
 

@@ -14,9 +14,13 @@ of synchronous updates are run from ``Q^0_i = softmax(g_i)``, ``Q^0_ij = softmax
     F_ij(r) = sum_a sum_b Q_i(a) Q_j(b) f_ij(a, b, r)
     Q_i  = softmax(g_i + F_i),   Q_ij = softmax(g_ij + F_ij)
 
-The paper writes ``Q^T_i`` (the current iteration's span distribution) inside ``F^T_ij``. Here the update
-is synchronous: every message of iteration ``T`` is computed from ``Q^{T-1}``. Both schemes share the
-same fixed points; the synchronous one treats spans and pairs symmetrically and needs one pass per step.
+The paper writes ``Q^T_i`` (the current iteration's span distribution) inside ``F^T_ij``:
+``F^T_ij(r) = sum_a sum_b Q^T_i(a) Q^{T-1}_j(b) f_ij(a, b, r)``. ``update_order="sequential"`` does that
+literally: the span distributions are updated first (from ``Q^{T-1}``), then the pair messages take the
+head span's new ``Q^T_i`` and the tail span's previous ``Q^{T-1}_j``. The default,
+``update_order="synchronous"``, computes every message of iteration ``T`` from ``Q^{T-1}``: both schemes
+share the same fixed points; the synchronous one treats spans and pairs (and the two arguments of a
+pair) symmetrically. Both are measured on SciERC dev in ``docs/joint_learning.md``.
 ``iterations = 0`` is first-order inference: exactly ``log_softmax`` of the unary scores.
 
 Masking: padded spans (``span_mask`` False) and masked pairs get their first-order distribution
@@ -58,6 +62,9 @@ from overrides import overrides
 from ere_allennlp.modules.ternary_scorer import TernaryScorer
 
 
+UPDATE_ORDERS = ("synchronous", "sequential")
+
+
 class HighOrderInference(torch.nn.Module, Registrable):
     """Approximate posterior label distributions of spans and span pairs from unary and ternary scores.
 
@@ -97,10 +104,23 @@ class MeanFieldInference(HighOrderInference):
         B = 20, m = 64, E = 7, R = 8 (3.3e7 elements); the factorised path is for larger m.
     force : ``str``, optional (default = ``None``)
         ``"dense"`` or ``"factorised"`` to always use that path.
+    update_order : ``str``, optional (default = ``"synchronous"``)
+        ``"synchronous"``: every message of an iteration from the previous iteration's Q.
+        ``"sequential"``: the paper's Section 2.3 as written, spans first, then ``F_ij`` from the new
+        ``Q_i`` and the previous ``Q_j`` (see the module docstring).
     """
 
-    def __init__(self, iterations: int = 3, max_dense_elements: int = 2**26, force: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        iterations: int = 3,
+        max_dense_elements: int = 2**26,
+        force: Optional[str] = None,
+        update_order: str = "synchronous",
+    ) -> None:
         super().__init__()
+        if update_order not in UPDATE_ORDERS:
+            raise ConfigurationError(f"update_order must be one of {UPDATE_ORDERS}, got {update_order!r}")
+        self.update_order = update_order
         if iterations < 0:
             raise ConfigurationError(f"iterations must be >= 0, got {iterations}")
         if max_dense_elements < 0:
@@ -164,21 +184,27 @@ class MeanFieldInference(HighOrderInference):
         pair_weight = pair_mask_4d.to(pair_scores.dtype)  # [B, m, m, 1]
 
         dense = self.use_dense(batch_size, num_spans, num_entity_labels, num_relation_labels)
-        # [B, m, m, R, E, E]: f with the relation label before the entity labels (see _dense_messages).
+        # [B, m, m, R, E, E]: f with the relation label before the entity labels (see _dense_span_message).
         ternary = TernaryScorer.dense(head, tail, weight.permute(0, 3, 1, 2)) if dense else None
 
         # Q^0 = softmax of the unary scores; padding gets 0 (any finite value: it sends no message).
         span_log_q = torch.where(span_mask_3d, first_span_log_q, 0.0)  # [B, m, E]
         pair_log_q = torch.where(pair_mask_4d, first_pair_log_q, 0.0)  # [B, m, m, R]
+        sequential = self.update_order == "sequential"
         for _ in range(self.iterations):
             span_q = span_log_q.exp()  # [B, m, E]
             pair_q = pair_log_q.exp() * pair_weight  # [B, m, m, R], zero for masked pairs
             if ternary is not None:
-                span_message, pair_message = self._dense_messages(ternary, span_q, pair_q)
+                span_message = self._dense_span_message(ternary, span_q, pair_q)
             else:
-                span_message, pair_message = self._factorised_messages(head, tail, weight, span_q, pair_q)
-            # Both computed from the previous iteration's Q (synchronous update).
+                span_message = self._factorised_span_message(head, tail, weight, span_q, pair_q)
             span_log_q = _log_normalise(span_unary + span_message)
+            # Synchronous: F_ij from Q^{T-1}_i; sequential (the paper): from the new Q^T_i.
+            head_q = span_log_q.exp() if sequential else span_q  # [B, m, E]
+            if ternary is not None:
+                pair_message = self._dense_pair_message(ternary, head_q, span_q)
+            else:
+                pair_message = self._factorised_pair_message(head, tail, weight, head_q, span_q)
             pair_log_q = _log_normalise(pair_unary + pair_message * pair_weight)
 
         span_log_q = torch.where(span_mask_3d, span_log_q, first_span_log_q)
@@ -186,15 +212,12 @@ class MeanFieldInference(HighOrderInference):
         return span_log_q, pair_log_q
 
     @staticmethod
-    def _dense_messages(
-        ternary: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _dense_span_message(ternary: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor) -> torch.Tensor:
         """ternary ``f [B, m, m, R, E, E]`` (relation label first), span_q ``[B, m, E]``, pair_q
-        ``[B, m, m, R]`` (zero where masked). Returns ``(F_span [B, m, E], F_pair [B, m, m, R])``.
+        ``[B, m, m, R]`` (zero where masked) -> ``F_span [B, m, E]``.
 
-        Each pair's contractions are [1, R] x [R, E*E] (see `_sum_over_relations`) and
-        [R, E*E] x [E*E, 1] (a batched matmul over the B * m^2 pairs); the span messages are two
-        [B, m*E, m*E] products.
+        Each pair's contraction is [1, R] x [R, E*E] (see `_sum_over_relations`); the span messages
+        are two [B, m*E, m*E] products.
         """
         batch_size, num_spans, _, num_relation_labels, num_entity_labels, _ = ternary.shape
         num_pairs = batch_size * num_spans * num_spans
@@ -208,45 +231,51 @@ class MeanFieldInference(HighOrderInference):
         # [B, m, E]: outgoing (i as head, sum over tail j and its label b) + incoming (i as tail of j).
         outgoing = torch.bmm(by_span, span_q_flat).view_as(span_q)
         incoming = torch.bmm(span_q_flat.transpose(1, 2), by_span).view_as(span_q)
-        span_message = outgoing + incoming
-        del pair_marginal, by_span
-        # [B*m*m, E*E, 1]: Q_i(a) Q_j(b)
-        label_pairs = (span_q.unsqueeze(2).unsqueeze(4) * span_q.unsqueeze(1).unsqueeze(3)).reshape(num_pairs, -1, 1)
-        # [B, m, m, R]
-        pair_message = torch.bmm(flat, label_pairs).view(batch_size, num_spans, num_spans, num_relation_labels)
-        return span_message, pair_message
+        return outgoing + incoming
 
     @staticmethod
-    def _factorised_messages(
-        head: torch.Tensor, tail: torch.Tensor, weight: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """head/tail ``[B, m, dt]``, weight ``[dt, E, E, R]``, span_q ``[B, m, E]``, pair_q ``[B, m, m, R]``.
+    def _dense_pair_message(ternary: torch.Tensor, head_q: torch.Tensor, tail_q: torch.Tensor) -> torch.Tensor:
+        """ternary ``f [B, m, m, R, E, E]``, head_q / tail_q ``[B, m, E]`` (the Q of span i as head
+        and of span j as tail) -> ``F_pair [B, m, m, R]`` = sum_{a, b} Q_i(a) Q_j(b) f_ij(a, b, r),
+        a [R, E*E] x [E*E, 1] batched matmul over the B * m^2 pairs."""
+        batch_size, num_spans, _, num_relation_labels, _, _ = ternary.shape
+        num_pairs = batch_size * num_spans * num_spans
+        flat = ternary.reshape(num_pairs, num_relation_labels, -1)  # [B*m*m, R, E*E]
+        # [B*m*m, E*E, 1]: Q_i(a) Q_j(b)
+        label_pairs = (head_q.unsqueeze(2).unsqueeze(4) * tail_q.unsqueeze(1).unsqueeze(3)).reshape(num_pairs, -1, 1)
+        return torch.bmm(flat, label_pairs).view(batch_size, num_spans, num_spans, num_relation_labels)
 
-        Returns ``(F_span [B, m, E], F_pair [B, m, m, R])`` without building ``f``.
-        """
-        # [B, m, dt, E]: head_i[k] Q_i(a) and tail_j[k] Q_j(b)
+    @staticmethod
+    def _factorised_span_message(
+        head: torch.Tensor, tail: torch.Tensor, weight: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor
+    ) -> torch.Tensor:
+        """head/tail ``[B, m, dt]``, weight ``[dt, E, E, R]``, span_q ``[B, m, E]``, pair_q ``[B, m, m, R]``
+        -> ``F_span [B, m, E]`` without building ``f``."""
+        # [B, m, dt, E]: head_j[k] Q_j(b) and tail_j[k] Q_j(b)
         head_q = head.unsqueeze(-1) * span_q.unsqueeze(-2)
         tail_q = tail.unsqueeze(-1) * span_q.unsqueeze(-2)
-
-        # Pair messages. [B, m, dt, E, R]: U_i[k, b, r] = sum_a head_i[k] Q_i(a) W[k, a, b, r]
-        head_side = torch.einsum("bikx,kxyr->bikyr", head_q, weight)
-        # [B, m, m, R]: F_ij(r) = sum_{k, b} U_i[k, b, r] tail_j[k] Q_j(b)
-        pair_message = torch.einsum("bikyr,bjky->bijr", head_side, tail_q)
-        del head_side
-
-        # Outgoing span messages. [B, m, dt, E, R]: G_i[k, b, r] = sum_j M_ij Q_ij(r) tail_j[k] Q_j(b)
+        # Outgoing. [B, m, dt, E, R]: G_i[k, b, r] = sum_j M_ij Q_ij(r) tail_j[k] Q_j(b)
         outgoing = torch.einsum("bijr,bjky->bikyr", pair_q, tail_q)
         # [B, m, E]: sum_{k, b, r} head_i[k] W[k, a, b, r] G_i[k, b, r]
         span_message = torch.einsum("bikyr,kxyr->bix", outgoing * head.unsqueeze(-1).unsqueeze(-1), weight)
         del outgoing
-
-        # Incoming span messages. [B, m, dt, E, R]: G'_i[k, b, r] = sum_j M_ji Q_ji(r) head_j[k] Q_j(b)
+        # Incoming. [B, m, dt, E, R]: G'_i[k, b, r] = sum_j M_ji Q_ji(r) head_j[k] Q_j(b)
         incoming = torch.einsum("bjir,bjkx->bikxr", pair_q, head_q)
         # [B, m, E]: sum_{k, b, r} tail_i[k] W[k, b, a, r] G'_i[k, b, r]
-        span_message = span_message + torch.einsum(
-            "bikxr,kxyr->biy", incoming * tail.unsqueeze(-1).unsqueeze(-1), weight
-        )
-        return span_message, pair_message
+        return span_message + torch.einsum("bikxr,kxyr->biy", incoming * tail.unsqueeze(-1).unsqueeze(-1), weight)
+
+    @staticmethod
+    def _factorised_pair_message(
+        head: torch.Tensor, tail: torch.Tensor, weight: torch.Tensor, head_span_q: torch.Tensor, tail_span_q: torch.Tensor
+    ) -> torch.Tensor:
+        """head/tail ``[B, m, dt]``, weight ``[dt, E, E, R]``, head_span_q / tail_span_q ``[B, m, E]``
+        -> ``F_pair [B, m, m, R]`` = sum_{a, b} Q_i(a) Q_j(b) f_ij(a, b, r) without building ``f``."""
+        head_q = head.unsqueeze(-1) * head_span_q.unsqueeze(-2)  # [B, m, dt, E]
+        tail_q = tail.unsqueeze(-1) * tail_span_q.unsqueeze(-2)  # [B, m, dt, E]
+        # [B, m, dt, E, R]: U_i[k, b, r] = sum_a head_i[k] Q_i(a) W[k, a, b, r]
+        head_side = torch.einsum("bikx,kxyr->bikyr", head_q, weight)
+        # [B, m, m, R]: F_ij(r) = sum_{k, b} U_i[k, b, r] tail_j[k] Q_j(b)
+        return torch.einsum("bikyr,bjky->bijr", head_side, tail_q)
 
 
 def _log_normalise(logits: torch.Tensor) -> torch.Tensor:

@@ -83,6 +83,9 @@ class FactorisedTernaryScorer(TernaryScorer):
         Entity label indices whose ternary scores are fixed to zero.
     fixed_relation_labels : ``Sequence[int]``, optional (default = ``()``)
         Relation label indices whose ternary scores are fixed to zero.
+    init_std : ``float``, optional (default = ``0.01``)
+        Standard deviation of the normal initialisation of the weight tensor (small, so that the
+        first mean-field messages are small; the paper does not give it).
 
     In a config the label counts are usually left out and supplied by the model, e.g.
     ``TernaryScorer.from_params(params, num_entity_labels=E, num_relation_labels=R)``.
@@ -96,6 +99,7 @@ class FactorisedTernaryScorer(TernaryScorer):
         hidden_dim: int = 200,
         fixed_entity_labels: Sequence[int] = (),
         fixed_relation_labels: Sequence[int] = (),
+        init_std: float = 0.01,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -126,7 +130,9 @@ class FactorisedTernaryScorer(TernaryScorer):
         self.raw_weight = torch.nn.Parameter(
             torch.empty(hidden_dim, num_entity_labels, num_entity_labels, num_relation_labels)
         )
-        torch.nn.init.normal_(self.raw_weight, std=0.01)
+        if init_std < 0:
+            raise ValueError(f"init_std must be >= 0, got {init_std}")
+        torch.nn.init.normal_(self.raw_weight, std=init_std)
 
         entity_free = torch.ones(num_entity_labels)
         entity_free[list(self.fixed_entity_labels)] = 0.0

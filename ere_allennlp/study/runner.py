@@ -62,7 +62,9 @@ MODULE_ORDER = ("pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "
 SPLITS = ("train", "dev", "test")
 # Settings that change what a run computes: resuming a study with other values is refused.
 RUN_SETTINGS = ("dataset", "data_dir", "encoder", "epochs", "lr", "head_lr", "batch_size", "max_length",
-                "cuda_device", "eval_split", "module_overrides")
+                "cuda_device", "eval_split", "module_overrides", "recipe")
+# Run settings added after studies were written: a study.json without them had this value.
+RUN_SETTING_DEFAULTS: Dict[str, Any] = {"recipe": ""}
 
 
 class StudyError(ValueError):
@@ -91,6 +93,9 @@ class StudySettings:
     config_dir: str = ""  # "" = the repository's training_configs/
     trials: int = 10000  # permutation test trials
     symmetric_relations: List[str] = field(default_factory=list)
+    # ERE_RECIPE: a named set of settings that are not the paper's (training_configs/lib/ere.libsonnet);
+    # "" = the paper's. --epochs / --lr / --head-lr still win over the recipe's values.
+    recipe: str = ""
 
     def normalise(self) -> None:
         """Local folders as absolute paths, so that a study resumed from elsewhere is the same study."""
@@ -119,6 +124,8 @@ class StudySettings:
             raise StudyError(f"module_overrides: unknown module(s) {unknown_modules}; choose from {MODULE_ORDER} or '*'")
         if not os.path.isdir(self.configs()):
             raise StudyError(f"no training configs in {self.configs()} (--config-dir)")
+        if self.recipe and self.recipe not in recipe_names(self.configs()):
+            raise StudyError(f"unknown recipe {self.recipe!r}; choose from {recipe_names(self.configs())} (--recipe)")
 
     def data_folder(self) -> str:
         return self.data_dir or os.path.join("data", self.dataset)
@@ -136,6 +143,20 @@ class StudySettings:
 
     def run_settings(self) -> Dict[str, Any]:
         return {key: getattr(self, key) for key in RUN_SETTINGS}
+
+
+def recipe_names(config_dir: str) -> List[str]:
+    """The recipes defined in `config_dir`/lib/ere.libsonnet (ERE_RECIPE values)."""
+    import _jsonnet
+
+    library = os.path.join(config_dir, "lib", "ere.libsonnet")
+    if not os.path.isfile(library):
+        return []
+    snippet = 'std.objectFields((import "ere.libsonnet").recipes)'
+    ext_vars = {name: value for name, value in os.environ.items() if name.startswith("ERE_")}
+    ext_vars["ERE_RECIPE"] = ""
+    names = json.loads(_jsonnet.evaluate_snippet("recipes", snippet, jpathdir=[os.path.dirname(library)], ext_vars=ext_vars))
+    return [name for name in names if name]
 
 
 @dataclass
@@ -224,7 +245,8 @@ class Study:
         if record.exists():
             with open(record, encoding="utf-8") as handle:
                 previous = json.load(handle).get("run_settings", {})
-            changed = {k: (previous.get(k), v) for k, v in current.items() if previous.get(k) != v}
+            previous = {k: previous.get(k, RUN_SETTING_DEFAULTS.get(k)) for k in current}
+            changed = {k: (previous[k], v) for k, v in current.items() if previous[k] != v}
             if changed:
                 details = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
                 raise StudyError(
@@ -250,6 +272,7 @@ class Study:
             "ERE_CUDA_DEVICE": str(s.cuda_device),
             "ERE_PRUNER": "",
             "ERE_DISTRIBUTED": "",
+            "ERE_RECIPE": s.recipe,
         }
         saved = {name: os.environ.get(name) for name in values}
         os.environ.update(values)

@@ -58,8 +58,13 @@ def reference_ternary(head: torch.Tensor, tail: torch.Tensor, weight: torch.Tens
     return f
 
 
-def reference_messages(f: list, mask: list, span_q: list, pair_q: list) -> Tuple[list, list]:
-    """F_i(a) and F_ij(r) of the paper (synchronous: from the given Q), with explicit loops."""
+def reference_messages(
+    f: list, mask: list, span_q: list, pair_q: list, head_span_q: Optional[list] = None
+) -> Tuple[list, list]:
+    """F_i(a) and F_ij(r) of the paper, with explicit loops: F_i from the given Q; F_ij from
+    `head_span_q` for span i (the paper's Q^T_i; default: `span_q`, the synchronous update) and
+    `span_q` for span j."""
+    head_span_q = span_q if head_span_q is None else head_span_q
     batch_size, num_spans = len(f), len(f[0])
     num_entity, num_relation = len(f[0][0][0]), len(f[0][0][0][0][0])
     span_message = [[[0.0] * num_entity for _ in range(num_spans)] for _ in range(batch_size)]
@@ -82,7 +87,7 @@ def reference_messages(f: list, mask: list, span_q: list, pair_q: list) -> Tuple
             for j in range(num_spans):
                 for r in range(num_relation):
                     pair_message[b][i][j][r] = sum(
-                        span_q[b][i][a] * span_q[b][j][c] * f[b][i][j][a][c][r]
+                        head_span_q[b][i][a] * span_q[b][j][c] * f[b][i][j][a][c][r]
                         for a in range(num_entity)
                         for c in range(num_entity)
                     )
@@ -98,8 +103,10 @@ def reference_mean_field(
     span_mask: torch.Tensor,
     pair_mask: Optional[torch.Tensor],
     iterations: int,
+    sequential: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Padded spans and masked pairs keep their first-order distribution."""
+    """Padded spans and masked pairs keep their first-order distribution. `sequential`: the paper's
+    order, spans updated first and F_ij taking the new Q_i (each step written out below)."""
     batch_size, num_spans, _ = span_scores.shape
     mask = reference_pair_mask(span_mask, pair_mask)
     f = reference_ternary(head, tail, weight)
@@ -115,6 +122,11 @@ def reference_mean_field(
             for i in range(num_spans):
                 if bool(span_mask[b, i]):
                     span_log_q[b][i] = _log_softmax([g + m for g, m in zip(g_span[b][i], span_message[b][i])])
+        if sequential:
+            new_span_q = [[[math.exp(x) for x in row] for row in batch] for batch in span_log_q]
+            _, pair_message = reference_messages(f, mask, span_q, pair_q, head_span_q=new_span_q)
+        for b in range(batch_size):
+            for i in range(num_spans):
                 for j in range(num_spans):
                     if mask[b][i][j]:
                         pair_log_q[b][i][j] = _log_softmax(
@@ -195,6 +207,21 @@ def test_matches_loop_reference(path, shape, iterations):
     assert pair_log_q.shape == (batch_size, num_spans, num_spans, num_relation)
     torch.testing.assert_close(span_log_q, expected_span, atol=1e-5, rtol=0)
     torch.testing.assert_close(pair_log_q, expected_pair, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("shape", [SHAPES[3], SHAPES[4], SHAPES[6]])
+def test_sequential_order_matches_loop_reference(path, shape):
+    """update_order="sequential" is the paper's Section 2.3 as written: F^T_ij uses Q^T_i."""
+    batch_size, num_spans, num_entity, num_relation, hidden_dim, custom = shape
+    inputs = make_inputs(batch_size, num_spans, num_entity, num_relation, hidden_dim, seed=11, custom_pair_mask=custom)
+    span_log_q, pair_log_q = MeanFieldInference(iterations=3, force=path, update_order="sequential")(*inputs)
+    expected_span, expected_pair = reference_mean_field(*inputs, iterations=3, sequential=True)
+    torch.testing.assert_close(span_log_q, expected_span, atol=1e-5, rtol=0)
+    torch.testing.assert_close(pair_log_q, expected_pair, atol=1e-5, rtol=0)
+    # The two orders are different computations (after one step the pairs already differ).
+    synchronous = MeanFieldInference(iterations=3, force=path)(*inputs)
+    assert (synchronous[1] - pair_log_q).abs().max() > 1e-3
 
 
 def test_reference_differs_from_first_order():
@@ -351,7 +378,7 @@ def test_path_selection():
             torch.testing.assert_close(r, e, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("kwargs", [{"iterations": -1}, {"force": "sparse"}, {"max_dense_elements": -5}])
+@pytest.mark.parametrize("kwargs", [{"iterations": -1}, {"force": "sparse"}, {"max_dense_elements": -5}, {"update_order": "parallel"}])
 def test_invalid_configuration(kwargs):
     with pytest.raises(Exception):
         MeanFieldInference(**kwargs)

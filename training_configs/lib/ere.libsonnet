@@ -2,8 +2,29 @@
 // Each training_configs/<dataset>_<module>.jsonnet is one call: ere.module("scierc", "ner").
 // Environment variables override the defaults without editing files (see README):
 //   ERE_ENCODER, ERE_DATA_DIR, ERE_EPOCHS, ERE_LR, ERE_BATCH_SIZE, ERE_MAX_LENGTH, ERE_PRUNER,
-//   ERE_HEAD_LR, ERE_CUDA_DEVICE, ERE_SEED, ERE_DISTRIBUTED. An empty value keeps the paper's setting.
+//   ERE_HEAD_LR, ERE_CUDA_DEVICE, ERE_SEED, ERE_DISTRIBUTED, ERE_RECIPE. An empty value keeps the paper's setting.
 local env(name, default) = if std.extVar(name) == "" then default else std.extVar(name);
+
+// Recipes: named sets of settings that are NOT the paper's, for budgets far below Table 7's
+// (ERE_RECIPE=<name>; "" = the paper). Each key is documented where it is defined (SpanModel, the
+// trainer); docs/joint_learning.md has the measurements behind them. Explicit ERE_LR /
+// ERE_HEAD_LR / ERE_EPOCHS still win over a recipe's values.
+local recipes = {
+  "": {},
+  // Short CPU trainings (a few epochs of MiniLM on SciERC, the demo): see docs/joint_learning.md.
+  cpu: {
+    lr: "1e-4",  // encoder (the paper: 1e-5 over 200-300 epochs)
+    head_lr: "2e-3",  // everything but the encoder
+    warmup: 0.1,  // share of the steps with a rising lr (the paper: 0.5)
+    model: {},  // SpanModel options of every module (filled by the measurements)
+    joint_model: {},  // further options of the cross-task modules only
+  },
+};
+local recipe_name = std.extVar("ERE_RECIPE");
+local recipe =
+  if std.objectHas(recipes, recipe_name) then recipes[recipe_name]
+  else error "ERE_RECIPE=" + recipe_name + " is not a recipe; choose one of " + std.join(", ", [k for k in std.objectFields(recipes) if k != ""]) + " (or leave it empty for the paper's settings)";
+local recipe_value(name, default) = if std.objectHas(recipe, name) then recipe[name] else default;
 
 local datasets = {
   scierc: {
@@ -42,6 +63,7 @@ local modules = {
 {
   datasets: datasets,
   modules: modules,
+  recipes: recipes,
 
   encoder(dataset):: env("ERE_ENCODER", datasets[dataset].encoder),
   max_length:: std.parseInt(std.extVar("ERE_MAX_LENGTH")),
@@ -95,7 +117,7 @@ local modules = {
     } + (if std.objectHas(spec, "joint") && spec.joint then {
       inference: { type: "mean_field", iterations: 3 },
       ternary_dim: 200,  // d_t
-    } else {}) + (if std.objectHas(spec, "pruned") && spec.pruned then (
+    } + recipe_value("joint_model", {}) else {}) + recipe_value("model", {}) + (if std.objectHas(spec, "pruned") && spec.pruned then (
       if std.extVar("ERE_PRUNER") == "" then {
         // No trained pruner given: train one in the same run (own encoder and loss).
         pruner: $.pruner_model(dataset),
@@ -127,14 +149,14 @@ local modules = {
       grad_norm: 5.0,  // gradient clipping 5
       optimizer: {
         type: "adamw",
-        lr: std.parseJson(env("ERE_LR", std.toString(datasets[dataset].lr))),
+        lr: std.parseJson(env("ERE_LR", recipe_value("lr", std.toString(datasets[dataset].lr)))),
         weight_decay: 1e-5,  // "lr decay 1e-05"
-      } + (if std.extVar("ERE_HEAD_LR") == "" then {} else {
+      } + (if env("ERE_HEAD_LR", recipe_value("head_lr", "")) == "" then {} else {
         // Optional: a larger learning rate for everything but the encoder (short runs, CPU).
-        parameter_groups: [[["^(?!.*_embedder\\.)"], { lr: std.parseJson(std.extVar("ERE_HEAD_LR")) }]],
+        parameter_groups: [[["^(?!.*_embedder\\.)"], { lr: std.parseJson(env("ERE_HEAD_LR", recipe_value("head_lr", ""))) }]],
       }),
       // warm-up rate 0.5: linear warm-up over the first half of all steps, then linear decay
-      learning_rate_scheduler: { type: "slanted_triangular", cut_frac: 0.5 },
+      learning_rate_scheduler: { type: "slanted_triangular", cut_frac: recipe_value("warmup", 0.5) },
       checkpointer: { keep_most_recent_by_count: 1 },
       // Saves the RNG states each epoch so that `allennlp train --recover` continues exactly.
       callbacks: [{ type: "rng_state" }],

@@ -1,0 +1,59 @@
+"""Running figures that show how a span model learns (``SpanModel(diagnostic_metrics=True)``)."""
+from typing import Dict, List, Sequence, Tuple
+
+from ere_allennlp.common import Entity, Relation
+
+
+class TrainingDiagnostics:
+    """Averages, per epoch, of:
+
+    - ``loss_ent`` / ``loss_rel``: the entity and relation parts of the loss, per sentence (the
+      summed cross-entropy of the sentence's spans / pairs, whatever ``loss_normalisation`` is);
+    - ``pair_nonnull``: the share of scored span pairs predicted to hold a relation;
+    - ``pruned_ent_ceiling``: the share of gold entities (up to the width limit) that are among the
+      kept spans, and ``pruned_rel_ceiling``: the share of gold relations whose two arguments both
+      are: the most a pruned module can find.
+    """
+
+    NAMES = ("loss_ent", "loss_rel", "pair_nonnull", "pruned_ent_ceiling", "pruned_rel_ceiling")
+
+    def __init__(self) -> None:
+        # name -> [numerator, denominator]
+        self._counts: Dict[str, List[float]] = {name: [0.0, 0.0] for name in self.NAMES}
+
+    def loss(self, name: str, total: float, num_sentences: int) -> None:
+        """`total`: the loss part summed over a batch of `num_sentences` sentences."""
+        self._add(name, total, num_sentences)
+
+    def pairs(self, predicted: int, scored: int) -> None:
+        self._add("pair_nonnull", predicted, scored)
+
+    def pruning(
+        self,
+        kept: Sequence[Sequence[Tuple[int, int]]],
+        gold_entities: Sequence[Sequence[Entity]],
+        gold_relations: Sequence[Sequence[Relation]],
+        max_span_width: int,
+    ) -> None:
+        for spans, entities, relations in zip(kept, gold_entities, gold_relations):
+            spans = set(spans)
+            reachable = {(e.start, e.end) for e in entities if e.end - e.start < max_span_width}
+            self._add("pruned_ent_ceiling", len(reachable & spans), len({(e.start, e.end) for e in entities}))
+            found = sum(
+                1 for r in relations if (r.head_start, r.head_end) in spans and (r.tail_start, r.tail_end) in spans
+            )
+            self._add("pruned_rel_ceiling", found, len(relations))
+
+    def _add(self, name: str, numerator: float, denominator: float) -> None:
+        self._counts[name][0] += numerator
+        self._counts[name][1] += denominator
+
+    def get_metric(self, reset: bool = False, pruned: bool = True) -> Dict[str, float]:
+        metrics: Dict[str, float] = {}
+        for name, (numerator, denominator) in self._counts.items():
+            if name.startswith("pruned_") and not pruned:
+                continue
+            metrics[name] = numerator / denominator if denominator else 0.0
+        if reset:
+            self._counts = {name: [0.0, 0.0] for name in self.NAMES}
+        return metrics

@@ -1,0 +1,161 @@
+"""The SpanModel options that are not the paper's (loss normalisation, ternary null labels, ternary
+initialisation) and the frozen pruner's cache, on the tiny BERT and the fixtures."""
+from typing import Any, Dict, Optional
+
+import pytest
+import torch
+from allennlp.common import Params
+from allennlp.data import Batch, Vocabulary
+from allennlp.models import Model
+
+from ere_allennlp.common import NULL_LABEL
+from allennlp.data import DatasetReader
+from ere_allennlp.models.span_model import SpanModel
+
+SMALL_PRUNER = {"biaffine_dim": 32, "biaffine_projection_dim": 16, "hidden_dim": 32}
+
+
+def build(module: str, tiny_env: dict, model_overrides: Optional[Dict[str, Any]] = None, split: str = "train"):
+    """The model of training_configs/scierc_<module>.jsonnet (with `model_overrides`), its
+    vocabulary from the fixture split, and that split's instances, indexed."""
+    params = Params.from_file(f"training_configs/scierc_{module}.jsonnet")
+    reader = DatasetReader.from_params(params.pop("dataset_reader"))
+    instances = list(reader.read(f"fixtures/data/{split}.json"))
+    vocab = Vocabulary.from_instances(instances)
+    for instance in instances:
+        instance.index_fields(vocab)
+    model_params = params.pop("model").as_dict()
+    if "pruner" in model_params:
+        model_params["pruner"].update(SMALL_PRUNER)
+    model_params.update(model_overrides or {})
+    torch.manual_seed(0)
+    model = Model.from_params(vocab=vocab, params=Params(model_params))
+    return model, instances
+
+
+def tensors(instances):
+    return Batch(instances).as_tensor_dict()
+
+
+def test_frozen_pruner_cache_keeps_the_same_spans(tiny_env: dict) -> None:
+    """A frozen pruner's top-K is computed once per sentence and reused: the same spans (and
+    labels) as computing it again, whatever the batch; the pruner is not run for a cached batch."""
+    model, instances = build("nerre", tiny_env, {"train_pruner": False})
+    uncached, _ = build("nerre", tiny_env, {"train_pruner": False, "cache_pruned_spans": False})
+    uncached.load_state_dict(model.state_dict())
+    assert model._pruned_cache == {} and uncached._pruned_cache is None
+    model.train()
+    uncached.train()
+    calls = []
+    original = model._pruner.score_spans
+    model._pruner.score_spans = lambda *args: calls.append(1) or original(*args)
+    first = tensors(instances[:8])
+    model.prune(first["tokens"], first["spans"], first["span_labels"], first["relation_labels"], first["metadata"])
+    assert len(calls) == 1 and len(model._pruned_cache) == len({tuple(m["words"]) for m in first["metadata"]})
+    # Other batch compositions, cached sentences only: the pruner is not run again.
+    for order in (list(range(7, -1, -1)), [3, 1, 5], [0]):
+        batch = tensors([instances[k] for k in order])
+        args = (batch["tokens"], batch["spans"], batch["span_labels"], batch["relation_labels"])
+        cached = model.prune(*args, batch["metadata"])
+        fresh = uncached.prune(*args, batch["metadata"])
+        for got, want in zip(cached[:3], fresh[:3]):
+            assert torch.equal(got, want)
+    assert len(calls) == 1
+    # A batch with one new sentence runs the pruner once more and caches it.
+    model.prune(*(tensors(instances[7:10])[key] for key in ("tokens", "spans")), metadata=tensors(instances[7:10])["metadata"])
+    assert len(calls) == 2
+    # A pruner trained in the run is never cached (its choice changes as it learns).
+    trained, _ = build("nerre", tiny_env, {"train_pruner": True})
+    assert trained._pruned_cache is None
+
+
+def test_loss_normalisation_and_relation_weight(tiny_env: dict) -> None:
+    """"sum" (the paper) adds the cross-entropy of every scored span and pair; "mean" divides the
+    entity part by the scored spans and the relation part by the scored pairs of the batch."""
+    model, instances = build("ecre", tiny_env, {"diagnostic_metrics": True}, split="dev")
+    model.eval()
+    batch = tensors(instances)
+    with torch.no_grad():
+        summed = float(model(**batch)["loss"])
+        split = model.get_metrics(reset=True)
+        num_sentences = len(instances)
+        entity_sum, relation_sum = split["loss_ent"] * num_sentences, split["loss_rel"] * num_sentences
+        assert summed == pytest.approx(entity_sum + relation_sum, rel=1e-5)
+        num_spans = int((batch["spans"][..., 0] >= 0).sum())  # real candidates (labels pad with 0)
+        num_pairs = sum(len(i["relation_labels"].indices) for i in instances)
+        model.loss_normalisation = "mean"
+        averaged = float(model(**batch)["loss"])
+        assert averaged == pytest.approx(entity_sum / num_spans + relation_sum / num_pairs, rel=1e-5)
+        model.relation_loss_weight = 0.0
+        assert float(model(**batch)["loss"]) == pytest.approx(entity_sum / num_spans, rel=1e-5)
+    with pytest.raises(Exception, match="loss_normalisation"):
+        build("ecre", tiny_env, {"loss_normalisation": "median"})
+
+
+def test_ternary_null_labels_off_fixes_null_factors_at_zero(tiny_env: dict) -> None:
+    paper, _ = build("ecre", tiny_env)
+    assert float(paper._ternary.weight[:, :, :, 0].abs().sum()) > 0  # the paper: nulls take part
+    model, instances = build("ecre", tiny_env, {"ternary_null_labels": "none", "ternary_init_std": 0.5})
+    ternary = model._ternary
+    null_relation = model.relation_head.null_index
+    assert ternary.fixed_relation_labels == (null_relation,)
+    assert ternary.fixed_entity_labels == ()  # Ec has no null entity label
+    assert float(ternary.weight[:, :, :, null_relation].abs().sum()) == 0
+    assert float(ternary.raw_weight.std()) == pytest.approx(0.5, rel=0.1)
+    loss = model(**tensors(instances[:4]))["loss"]
+    loss.backward()
+    assert float(ternary.raw_weight.grad[:, :, :, null_relation].abs().sum()) == 0
+    assert float(ternary.raw_weight.grad.abs().sum()) > 0
+    # NerRe: the null entity label is left out too; "relation" (CRFIE) leaves out the entity null only.
+    nerre, _ = build("nerre", tiny_env, {"ternary_null_labels": "none"})
+    assert nerre._ternary.fixed_entity_labels == (0,) and nerre._ternary.fixed_relation_labels == (0,)
+    assert nerre.entity_head.labels[0] is None and NULL_LABEL not in nerre.entity_head.labels
+    crfie, _ = build("nerre", tiny_env, {"ternary_null_labels": "relation"})
+    assert crfie._ternary.fixed_entity_labels == (0,) and crfie._ternary.fixed_relation_labels == ()
+    assert float(crfie._ternary.weight[:, 0].abs().sum()) == 0 and float(crfie._ternary.weight[:, 1:, 1:, 0].abs().sum()) > 0
+    with pytest.raises(Exception, match="ternary_null_labels"):
+        build("nerre", tiny_env, {"ternary_null_labels": False})
+
+
+def test_diagnostics_of_a_pruned_module(tiny_env: dict) -> None:
+    model, instances = build("nerre", tiny_env, {"train_pruner": False, "diagnostic_metrics": True})
+    model.eval()
+    with torch.no_grad():
+        model(**tensors(instances))
+    metrics = model.get_metrics(reset=True)
+    assert isinstance(model, SpanModel)
+    for name in ("loss_ent", "loss_rel", "pair_nonnull", "pruned_ent_ceiling", "pruned_rel_ceiling"):
+        assert name in metrics
+    assert 0 < metrics["pruned_ent_ceiling"] <= 1 and 0 <= metrics["pruned_rel_ceiling"] <= metrics["pruned_ent_ceiling"] + 1e-9
+    assert metrics["loss_rel"] > 0 and metrics["loss_ent"] > 0
+    # Counted by hand: a kept set holding every candidate reaches every gold entity within L.
+    model._diagnostics.pruning([[(0, 0), (1, 2)]], [[_e(0, 0), _e(1, 2), _e(3, 3)]], [[_r(0, 0, 1, 2), _r(0, 0, 3, 3)]], 12)
+    counts = model._diagnostics.get_metric(reset=True)
+    assert counts["pruned_ent_ceiling"] == pytest.approx(2 / 3) and counts["pruned_rel_ceiling"] == pytest.approx(1 / 2)
+
+
+def _e(start: int, end: int):
+    from ere_allennlp.common import Entity
+
+    return Entity(start, end, "Task")
+
+
+def _r(a: int, b: int, c: int, d: int):
+    from ere_allennlp.common import Relation
+
+    return Relation(a, b, c, d, "USED-FOR")
+
+
+def test_null_relation_weight_scales_the_null_pairs_only(tiny_env: dict) -> None:
+    model, instances = build("ecre", tiny_env, split="dev")
+    model.eval()
+    batch = tensors(instances)
+    with torch.no_grad():
+        full = float(model(**batch)["loss"])
+        model.null_relation_weight = 0.0
+        without_null = float(model(**batch)["loss"])
+        model.null_relation_weight = 0.5
+        half = float(model(**batch)["loss"])
+    assert without_null < full
+    # linear in the weight: half way between the two
+    assert half == pytest.approx((full + without_null) / 2, rel=1e-5)
