@@ -9,13 +9,15 @@ class TrainingDiagnostics:
 
     - ``loss_ent`` / ``loss_rel``: the entity and relation parts of the loss, per sentence (the
       summed cross-entropy of the sentence's spans / pairs, whatever ``loss_normalisation`` is);
-    - ``pair_nonnull``: the share of scored span pairs predicted to hold a relation;
+    - ``pair_nonnull``: the share of scored span pairs predicted to hold a relation, and
+      ``pair_related``: the share that hold one in the gold data (what ``pair_nonnull`` would be
+      for a perfect model);
     - ``pruned_ent_ceiling``: the share of gold entities (up to the width limit) that are among the
       kept spans, and ``pruned_rel_ceiling``: the share of gold relations whose two arguments both
       are: the most a pruned module can find.
     """
 
-    NAMES = ("loss_ent", "loss_rel", "pair_nonnull", "pruned_ent_ceiling", "pruned_rel_ceiling")
+    NAMES = ("loss_ent", "loss_rel", "pair_nonnull", "pair_related", "pruned_ent_ceiling", "pruned_rel_ceiling")
 
     def __init__(self) -> None:
         # name -> [numerator, denominator]
@@ -25,8 +27,9 @@ class TrainingDiagnostics:
         """`total`: the loss part summed over a batch of `num_sentences` sentences."""
         self._add(name, total, num_sentences)
 
-    def pairs(self, predicted: int, scored: int) -> None:
+    def pairs(self, predicted: int, related: int, scored: int) -> None:
         self._add("pair_nonnull", predicted, scored)
+        self._add("pair_related", related, scored)
 
     def pruning(
         self,

@@ -131,13 +131,16 @@ class SpanModel(Model):
       inference); ``"none"``: the null relation label's too, so that only real entities and
       relations exchange messages (Wang & Tu's second-order parsers send messages only from edges
       that exist). Identification heads' "absent" labels are always fixed at zero.
+    - ``relation_mention_scores`` (false): add both spans' mention scores (the log-odds of being an
+      entity, from the entity head) to every non-null relation logit, as DyGIE++ adds its mention
+      scores (a module with a null entity label and a null relation label: NerRe, NerRe*).
     - ``ternary_init_std`` (0.01): the standard deviation of the ternary weight W_t at
       initialisation (the paper does not say).
 
     Not a departure (same outputs): ``cache_pruned_spans`` (true): a frozen pruner keeps the same
     top-K of a sentence every epoch, so its choice is computed once per sentence and reused.
     ``diagnostic_metrics`` (false): also report ``loss_ent`` / ``loss_rel`` (per sentence),
-    ``pair_nonnull`` (share of scored pairs predicted non-null) and, with a pruner,
+    ``pair_nonnull`` / ``pair_related`` (share of scored pairs predicted / gold non-null) and, with a pruner,
     ``pruned_ent_ceiling`` / ``pruned_rel_ceiling`` (share of gold entities, and of gold relations
     with both arguments, among the kept spans).
     """
@@ -164,6 +167,7 @@ class SpanModel(Model):
         null_relation_weight: float = 1.0,
         ternary_null_labels: str = "both",
         ternary_init_std: float = 0.01,
+        relation_mention_scores: bool = False,
         cache_pruned_spans: bool = True,
         diagnostic_metrics: bool = False,
         initializer: Optional[InitializerApplicator] = None,
@@ -232,6 +236,15 @@ class SpanModel(Model):
         self.loss_normalisation = loss_normalisation
         self.relation_loss_weight = relation_loss_weight
         self.null_relation_weight = null_relation_weight
+        if relation_mention_scores and (
+            self.entity_head is None or self.relation_head is None
+            or self.entity_head.null_index is None or self.relation_head.null_index is None
+        ):
+            raise ConfigurationError(
+                f"relation_mention_scores needs an entity and a relation head with null labels; {type(self).__name__} "
+                f"has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
+            )
+        self.relation_mention_scores = relation_mention_scores
         # A frozen pruner's choice per sentence: (words, number of candidates) -> kept candidate indices.
         self._pruned_cache: Optional[Dict[Tuple[Tuple[str, ...], int], List[int]]] = (
             {} if pruner is not None and not train_pruner and cache_pruned_spans else None
@@ -274,6 +287,8 @@ class SpanModel(Model):
             hidden = self._pair_head(b).unsqueeze(2) + self._pair_tail(b).unsqueeze(1)  # [B, m, m, 400]
             hidden = self._pair_mlp(self._pair_dropout(F.relu(hidden)))  # [B, m, m, 400]
             relation_logits = self.relation_head.logits(self._relation_scorer(hidden))  # [B, m, m, drel]
+            if self.relation_mention_scores and entity_logits is not None:
+                relation_logits = self._add_mention_scores(entity_logits, relation_logits)
         if self._inference is not None and self._ternary is not None:
             head, tail = self._ternary(encoding.vectors)  # [B, m, dt] each
             return self._inference(
@@ -282,6 +297,20 @@ class SpanModel(Model):
         entity_lp = torch.log_softmax(entity_logits, dim=-1) if entity_logits is not None else None
         relation_lp = torch.log_softmax(relation_logits, dim=-1) if relation_logits is not None else None
         return entity_lp, relation_lp
+
+    def _add_mention_scores(self, entity_logits: torch.Tensor, relation_logits: torch.Tensor) -> torch.Tensor:
+        """``relation_mention_scores``: g_ij(r) + m_i + m_j for every non-null relation label r, with
+        the mention score m_i = log sum_{a != null} exp g_i(a) - g_i(null), the log-odds of span i
+        being an entity. entity_logits [B, m, dent], relation_logits [B, m, m, drel] -> [B, m, m, drel]."""
+        assert self.entity_head is not None and self.relation_head is not None
+        entity_null, relation_null = self.entity_head.null_index, self.relation_head.null_index
+        assert entity_null is not None and relation_null is not None
+        real_labels = [k for k in range(entity_logits.size(-1)) if k != entity_null]
+        mention = torch.logsumexp(entity_logits[..., real_labels], dim=-1) - entity_logits[..., entity_null]  # [B, m]
+        pair = (mention.unsqueeze(2) + mention.unsqueeze(1)).unsqueeze(-1)  # [B, m, m, 1]
+        not_null = torch.ones(relation_logits.size(-1), dtype=relation_logits.dtype, device=relation_logits.device)
+        not_null[relation_null] = 0.0
+        return relation_logits + pair * not_null  # [B, m, m, drel]
 
     # ---------------------------------------------------------------- decoding
     def decode_entities(
@@ -459,7 +488,11 @@ class SpanModel(Model):
         output.update(decoded_output(metadata, entities, relations))
         if self._diagnostics is not None and all(meta.get("has_gold") for meta in metadata):
             if relations is not None:
-                self._diagnostics.pairs(sum(len(r) for r in relations), int(pair_mask.sum()))
+                related = 0
+                if relation_targets is not None and self.relation_head is not None:
+                    gold = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
+                    related = int(((gold >= 0) & (gold != (self.relation_head.null_index if self.relation_head.null_index is not None else -1))).sum())
+                self._diagnostics.pairs(sum(len(r) for r in relations), related, int(pair_mask.sum()))
             if self._pruner is not None:
                 kept = [[tuple(span) for span in row if span[0] >= 0] for row in spans.tolist()]
                 self._diagnostics.pruning(

@@ -124,10 +124,23 @@ def test_diagnostics_of_a_pruned_module(tiny_env: dict) -> None:
         model(**tensors(instances))
     metrics = model.get_metrics(reset=True)
     assert isinstance(model, SpanModel)
-    for name in ("loss_ent", "loss_rel", "pair_nonnull", "pruned_ent_ceiling", "pruned_rel_ceiling"):
+    for name in ("loss_ent", "loss_rel", "pair_nonnull", "pair_related", "pruned_ent_ceiling", "pruned_rel_ceiling"):
         assert name in metrics
     assert 0 < metrics["pruned_ent_ceiling"] <= 1 and 0 <= metrics["pruned_rel_ceiling"] <= metrics["pruned_ent_ceiling"] + 1e-9
     assert metrics["loss_rel"] > 0 and metrics["loss_ent"] > 0
+    # A pruner that keeps every candidate: both ceilings are 1 and pair_related is the share of
+    # ordered candidate pairs that hold a gold relation, counted by hand.
+    keep_all = {"train_pruner": False, "diagnostic_metrics": True}
+    model, instances = build("nerre", tiny_env, keep_all, split="dev")
+    model._pruner.ratio, model._pruner.max_spans = 1000.0, 100_000
+    model.eval()
+    with torch.no_grad():
+        model(**tensors(instances))
+    metrics = model.get_metrics(reset=True)
+    assert metrics["pruned_ent_ceiling"] == 1.0 and metrics["pruned_rel_ceiling"] == 1.0
+    pairs = sum(len(i["metadata"]["candidate_spans"]) * (len(i["metadata"]["candidate_spans"]) - 1) for i in instances)
+    related = sum(len(i["metadata"]["gold_relations"]) for i in instances)
+    assert metrics["pair_related"] == pytest.approx(related / pairs)
     # Counted by hand: a kept set holding every candidate reaches every gold entity within L.
     model._diagnostics.pruning([[(0, 0), (1, 2)]], [[_e(0, 0), _e(1, 2), _e(3, 3)]], [[_r(0, 0, 1, 2), _r(0, 0, 3, 3)]], 12)
     counts = model._diagnostics.get_metric(reset=True)
@@ -159,3 +172,18 @@ def test_null_relation_weight_scales_the_null_pairs_only(tiny_env: dict) -> None
     assert without_null < full
     # linear in the weight: half way between the two
     assert half == pytest.approx((full + without_null) / 2, rel=1e-5)
+
+
+def test_relation_mention_scores(tiny_env: dict) -> None:
+    """g_ij(r) + m_i + m_j for the non-null relation labels, m = log-odds of being an entity."""
+    model, _ = build("nerre_star", tiny_env, {"train_pruner": False, "relation_mention_scores": True})
+    entity_logits = torch.randn(2, 3, model.entity_head.size)
+    relation_logits = torch.randn(2, 3, 3, model.relation_head.size)
+    out = model._add_mention_scores(entity_logits, relation_logits)
+    probability = torch.softmax(entity_logits, -1)
+    mention = torch.log((1 - probability[..., 0]) / probability[..., 0])  # [2, 3]
+    expected = relation_logits.clone()
+    expected[..., 1:] += (mention[:, :, None] + mention[:, None, :])[..., None]
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(Exception, match="relation_mention_scores"):
+        build("ecre", tiny_env, {"relation_mention_scores": True})
