@@ -36,7 +36,7 @@ def value(epoch: Dict[str, float], metric: str) -> Optional[float]:
 
 
 def is_share(metric: str) -> bool:
-    return metric.endswith(("_f1", "_p", "_r")) or "nonnull" in metric or "ceiling" in metric
+    return metric.endswith(("_f1", "_p", "_r")) or "pair_" in metric or "ceiling" in metric
 
 
 def table(runs: Dict[str, List[Dict[str, float]]], metric: str) -> str:
