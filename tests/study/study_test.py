@@ -120,6 +120,8 @@ def test_smoke_study_resumes_and_refuses_other_settings(smoke_study: Path, tmp_p
     assert (ner / "metrics_epoch_0.json").stat().st_mtime_ns == epoch_metrics  # epoch 0 was not redone
     with pytest.raises(StudyError, match="epochs: '1' -> '2'"):
         Study(smoke_settings(smoke_study, epochs="2")).run(progress=False)
+    with pytest.raises(StudyError, match="recipe: '' -> 'cpu'"):
+        Study(smoke_settings(smoke_study, recipe="cpu")).run(progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +191,9 @@ def test_bad_settings_are_refused_with_what_to_fix(tmp_path: Path) -> None:
         Study(smoke_settings(tmp_path, data_dir=str(tmp_path / "nowhere")))
     with pytest.raises(StudyError, match="unknown module"):
         Study(smoke_settings(tmp_path, module_overrides={"prunr": {}}))
+    with pytest.raises(StudyError, match=r"unknown recipe 'gpu'; choose from \['cpu'\]"):
+        Study(smoke_settings(tmp_path, recipe="gpu"))
+    Study(smoke_settings(tmp_path / "cpu", recipe="cpu"))  # a known recipe is accepted
     settings = smoke_settings(tmp_path)
     assert settings.modules() == [m for m in MODULE_ORDER]  # all approaches need all modules
     assert smoke_settings(tmp_path, approaches=["a4"]).modules() == ["pruner", "ei", "ner", "re"]
