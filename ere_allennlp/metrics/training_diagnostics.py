@@ -8,7 +8,8 @@ class TrainingDiagnostics:
     """Averages, per epoch, of:
 
     - ``loss_ent`` / ``loss_rel``: the entity and relation parts of the loss, per sentence (the
-      summed cross-entropy of the sentence's spans / pairs, whatever ``loss_normalisation`` is);
+      summed cross-entropy of the sentence's spans / pairs whatever ``loss_normalisation`` is; with
+      ``null_relation_weight`` the relation part is the weighted sum);
     - ``pair_nonnull``: the share of scored span pairs predicted to hold a relation, and
       ``pair_related``: the share that hold one in the gold data (what ``pair_nonnull`` would be
       for a perfect model);
