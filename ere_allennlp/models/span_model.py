@@ -490,8 +490,8 @@ class SpanModel(Model):
             if relations is not None:
                 related = 0
                 if relation_targets is not None and self.relation_head is not None:
-                    gold = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
-                    related = int(((gold >= 0) & (gold != (self.relation_head.null_index if self.relation_head.null_index is not None else -1))).sum())
+                    gold = relation_targets[pair_mask]  # [scored pairs]: head label, -1 = not given
+                    related = int(((gold >= 0) & (gold != self.relation_head.null_index)).sum())
                 self._diagnostics.pairs(sum(len(r) for r in relations), related, int(pair_mask.sum()))
             if self._pruner is not None:
                 kept = [[tuple(span) for span in row if span[0] >= 0] for row in spans.tolist()]

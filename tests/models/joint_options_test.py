@@ -8,7 +8,7 @@ from allennlp.common import Params
 from allennlp.data import Batch, Vocabulary
 from allennlp.models import Model
 
-from ere_allennlp.common import NULL_LABEL
+from ere_allennlp.common import NULL_LABEL, Entity, Relation
 from allennlp.data import DatasetReader
 from ere_allennlp.models.span_model import SpanModel
 
@@ -142,21 +142,11 @@ def test_diagnostics_of_a_pruned_module(tiny_env: dict) -> None:
     related = sum(len(i["metadata"]["gold_relations"]) for i in instances)
     assert metrics["pair_related"] == pytest.approx(related / pairs)
     # Counted by hand: a kept set holding every candidate reaches every gold entity within L.
-    model._diagnostics.pruning([[(0, 0), (1, 2)]], [[_e(0, 0), _e(1, 2), _e(3, 3)]], [[_r(0, 0, 1, 2), _r(0, 0, 3, 3)]], 12)
+    entities = [Entity(0, 0, "Task"), Entity(1, 2, "Task"), Entity(3, 3, "Task")]
+    relations = [Relation(0, 0, 1, 2, "USED-FOR"), Relation(0, 0, 3, 3, "USED-FOR")]
+    model._diagnostics.pruning([[(0, 0), (1, 2)]], [entities], [relations], 12)
     counts = model._diagnostics.get_metric(reset=True)
     assert counts["pruned_ent_ceiling"] == pytest.approx(2 / 3) and counts["pruned_rel_ceiling"] == pytest.approx(1 / 2)
-
-
-def _e(start: int, end: int):
-    from ere_allennlp.common import Entity
-
-    return Entity(start, end, "Task")
-
-
-def _r(a: int, b: int, c: int, d: int):
-    from ere_allennlp.common import Relation
-
-    return Relation(a, b, c, d, "USED-FOR")
 
 
 def test_null_relation_weight_scales_the_null_pairs_only(tiny_env: dict) -> None:
