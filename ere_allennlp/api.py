@@ -8,9 +8,9 @@ or DyGIE documents without the command line.
 """
 from typing import Any, Dict, List, Sequence
 
-from allennlp.models.archival import load_archive
 from allennlp.predictors.predictor import Predictor
 
+from ere_allennlp import archival
 from ere_allennlp.predictors.ere import ErePredictor
 
 
@@ -33,7 +33,7 @@ class Extractor:
     @classmethod
     def from_archive(cls, path: str, cuda_device: int = -1, batch_size: int = 32) -> "Extractor":
         """Loads `path` (``model.tar.gz``) once; `batch_size` documents go through the model at a time."""
-        archive = load_archive(path, cuda_device=cuda_device)
+        archive = archival.load(path, cuda_device=cuda_device)
         predictor = Predictor.from_archive(archive, "ere")
         assert isinstance(predictor, ErePredictor)
         return cls(predictor, batch_size)

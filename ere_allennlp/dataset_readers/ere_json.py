@@ -13,6 +13,7 @@ from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
+from ere_allennlp.archival import resolve_encoder
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, sentence_offsets
 from ere_allennlp.data.fields import SpanListField
 from ere_allennlp.data.token_indexers import FastMismatchedIndexer
@@ -200,7 +201,8 @@ class EreJsonReader(DatasetReader):
     entities and relations, sentence-local).
 
     Config keys:
-    - ``model_name``: the pretrained transformer's hub name or local folder.
+    - ``model_name``: the pretrained transformer's hub name or local folder; in an archive's
+      config ``archive://<folder>``, the encoder files stored in the archive (``ere_allennlp.archival``).
     - ``max_length``: passed to the indexer; sentences longer than that many word pieces are
       encoded in segments (set the embedder's ``max_length`` to the same value).
     - ``max_span_width``: L, the longest candidate span (8 for ACE2005, 12 for SciERC).
@@ -241,6 +243,7 @@ class EreJsonReader(DatasetReader):
             )
         if max_span_width < 1:
             raise ConfigurationError(f"max_span_width must be >= 1, got {max_span_width}")
+        model_name = resolve_encoder(model_name, self.serialization_dir, "dataset_reader: field 'model_name'")
         self.model_name = model_name
         self.max_span_width = max_span_width
         self.candidates = candidates

@@ -1,14 +1,15 @@
 """An approach (a1 ... a8 and the paper's variants): trained modules chained by cascade decoding."""
 import logging
+import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
-from allennlp.models.archival import load_archive
 from allennlp.models.model import Model
 from overrides import overrides
 
+from ere_allennlp import archival
 from ere_allennlp.common import Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.models.span_model import SpanModel
@@ -17,6 +18,10 @@ logger = logging.getLogger(__name__)
 
 # Modules that can start a chain: they read all spans up to L and reject most of them.
 FIRST_STAGES = ("ei", "ner", "ner_ri", "ner_re")
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
 
 
 def _stage_name(model: Model) -> str:
@@ -30,7 +35,7 @@ def _stage_name(model: Model) -> str:
 
 
 @Model.register("ere_approach")
-class Approach(Model):
+class Approach(archival.ArchivePathsMixin, Model):
     """Runs trained modules in order; each stage builds its input only from the previous stage's
     output (Section 2.4), never from gold annotation.
 
@@ -41,8 +46,10 @@ class Approach(Model):
     (Ei-NerRe).
 
     Config keys:
-    - ``stages``: paths of trained module archives (``model.tar.gz``), in order. They must
-      share the encoder named in the ``dataset_reader`` (the reader reads all spans up to L).
+    - ``stages``: trained module archives (``model.tar.gz``), in order. They must share the
+      encoder named in the ``dataset_reader`` (the reader reads all spans up to L). In the config
+      that ``allennlp ere-approach`` archives they are ``archive://stages/<k>_<module>`` folders
+      inside the approach archive (``ere_allennlp.archival``): the archive holds its stages.
     - ``gold_entities``: start from the gold entities instead of a first stage that finds them
       (the paper's Table 3: Ri-Rc and Re given gold entities).
     - ``symmetric_relations``: passed to ``ere_f1``.
@@ -53,7 +60,8 @@ class Approach(Model):
     (the entity spans the stage kept) and ``s<k>_pruner_*`` (the spans a pruner kept).
     """
 
-    # The stages' weights live in their own archives; the approach archive stores none.
+    # Each stage's weights are loaded (strictly) from its own folder or archive, not from the
+    # approach's weights.th.
     authorized_missing_keys = [r"^_stages\."]
 
     def __init__(
@@ -71,16 +79,28 @@ class Approach(Model):
         models: List[SpanModel] = []
         self.stage_names: List[str] = []
         self.stage_encoders: List[str] = []
+        loaded_from = kwargs.get("serialization_dir")
         for path in stages:
-            try:
-                archive = load_archive(path, cuda_device=cuda_device)
-            except FileNotFoundError as error:
-                raise ConfigurationError(f"stage archive not found: {path} ({error})") from None
+            if not os.path.exists(path):
+                raise ConfigurationError(
+                    f"stage archive not found: {path}. Approach archives built before ere_allennlp stored their "
+                    f"stages inside them find their stages by such a path; rebuild the approach with "
+                    f"`allennlp ere-approach <approach config> -s <folder>` from the module archives, and the new "
+                    f"archive holds its stages"
+                )
+            if loaded_from is not None and not _inside(path, str(loaded_from)):
+                logger.warning(
+                    "this approach archive reads its stage %s from outside itself (an archive built before stages "
+                    "were stored inside); rebuild it with `allennlp ere-approach` to make it one portable file", path
+                )
+            archive = archival.load(path, cuda_device=cuda_device)
             if not isinstance(archive.model, SpanModel):
                 raise ConfigurationError(f"{path}: stage must be an ere_allennlp module, got {type(archive.model).__name__}")
             models.append(archive.model)
             self.stage_names.append(_stage_name(archive.model))
-            self.stage_encoders.append(archive.config.get("dataset_reader", {}).get("model_name", ""))
+            # The reader's model_name is the resolved one (an archive's encoder files, not archive://).
+            reader_encoder = getattr(archive.dataset_reader, "model_name", None)
+            self.stage_encoders.append(reader_encoder or archive.config.get("dataset_reader", {}).get("model_name", ""))
         if len(set(self.stage_encoders)) > 1:
             raise ConfigurationError(
                 f"all stages must use the same encoder (one tokenisation feeds them all), got {self.stage_encoders}"

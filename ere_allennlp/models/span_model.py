@@ -12,6 +12,7 @@ from allennlp.modules.span_extractors import EndpointSpanExtractor
 from allennlp.nn import Activation, InitializerApplicator, RegularizerApplicator, util
 from overrides import overrides
 
+from ere_allennlp.archival import ArchivePathsMixin
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
@@ -89,7 +90,7 @@ class SpanEncoding:
         return start_part + end_part + width_part
 
 
-class SpanModel(Model):
+class SpanModel(ArchivePathsMixin, Model):
     """A span-based module: encoder -> span vectors b_i = [x_START; x_END; width] ->
     MLP_span / MLP_rel -> linear unary scores g_i, g_ij, and, for the cross-task modules,
     ternary scores f_ij = (h_i o t_j) W_t with mean-field inference.
@@ -109,7 +110,9 @@ class SpanModel(Model):
       keeps the pruner's top-K per sentence. ``{"type": "from_archive", "archive_file": ...}``
       with ``train_pruner: false`` (the paper: a pruner trained before, frozen), or a fresh
       ``span_pruner`` with ``train_pruner: true`` (trained in the same run, its own encoder and
-      loss; the spans it keeps are not differentiated through).
+      loss; the spans it keeps are not differentiated through). The ``portable_archive`` trainer
+      callback replaces the ``from_archive`` entry of the saved config by the pruner's own config
+      (its weights are in this module's state dict), so the archive loads without the pruner's.
 
     Loss: summed cross-entropy over candidate spans and ordered pairs i != j, on
     P = softmax(g) (first order) or P = Q (mean field). Outputs ``predicted_ner`` and

@@ -12,6 +12,7 @@ from allennlp.modules.span_extractors import SelfAttentiveSpanExtractor
 from allennlp.nn import Activation, InitializerApplicator, RegularizerApplicator, util
 from overrides import overrides
 
+from ere_allennlp.archival import ArchivePathsMixin
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
 from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 @Model.register("span_pruner")
-class SpanPruner(Model):
+class SpanPruner(ArchivePathsMixin, Model):
     """
     Scores every candidate span as an entity or not and keeps the K best of each sentence,
     K = max(ml, min(mu, floor(alpha * n))) for a sentence of n words (never more than its

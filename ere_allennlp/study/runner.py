@@ -6,7 +6,6 @@ finished run, so a study that stops (Ctrl-C, a crash, a full disk) continues whe
     OUT/study.json                                   the settings (a resumed study must match)
     OUT/seed_<s>/<dataset>_<module>/model.tar.gz     trained module (``allennlp train`` folder)
     OUT/seed_<s>/<dataset>_<module>/span_metrics.json  Table 4 figures of ``ei`` and ``pruner``
-    OUT/seed_<s>/approaches/<name>/model.tar.gz      approach archive (``allennlp ere-approach``)
     OUT/seed_<s>/approaches/<name>/metrics_<split>.json      micro P/R/F1 and per-document counts
     OUT/seed_<s>/approaches/<name>/predictions_<split>.jsonl  document-level predictions, the
                                                      format of ``allennlp predict`` / ``ere-compare``
@@ -28,10 +27,11 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import sanitize
 from allennlp.data.data_loaders import MultiProcessDataLoader
-from allennlp.models.archival import load_archive
 from allennlp.training.util import evaluate as allennlp_evaluate
 from tqdm import tqdm
 
+from ere_allennlp import archival
+from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.dataset_readers.ere_json import read_documents
 from ere_allennlp.study.significance import document_counts, micro_metrics
 
@@ -181,26 +181,6 @@ def _eta(took: Dict[str, List[float]], remaining: Sequence[Step]) -> str:
     return f"about {seconds / 60:.1f} min left"
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write to, renamed to `path` when the block ends without
-    an error: a run that stops leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".tmp.{path.name}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def atomic_json(path: Path, data: Any) -> None:
-    """Writes `data` as JSON through `atomic_path`."""
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-
-
 class Study:
     """Plans and runs the trainings and evaluations of one study (see the module docstring)."""
 
@@ -337,7 +317,7 @@ class Study:
 
     def span_metrics(self, seed: int, module: str) -> None:
         """Table 4: span P/R/F1 of the pruner (kept spans) or Ei (identified spans) on every split."""
-        archive = load_archive(str(self.module_dir(seed, module) / "model.tar.gz"), cuda_device=self.settings.cuda_device)
+        archive = archival.load(str(self.module_dir(seed, module) / "model.tar.gz"), cuda_device=self.settings.cuda_device)
         prefix = "pruner" if module == "pruner" else "ent_i"
         result: Dict[str, Dict[str, float]] = {}
         for split in SPLITS:
@@ -351,17 +331,15 @@ class Study:
         atomic_json(self.module_dir(seed, module) / "span_metrics.json", result)
 
     def evaluate(self, seed: int, approach: str) -> None:
-        """Builds the approach archive, predicts the evaluation split, writes metrics and predictions."""
-        from ere_allennlp.commands.build_approach import build_approach
+        """Chains the trained modules into the approach (in memory: an approach archive holds a copy of
+        every stage, and a study has many), predicts the evaluation split, writes metrics and
+        predictions. ``allennlp ere-approach`` builds the archive of any of them from the same config."""
+        from ere_allennlp.commands.build_approach import load_approach
 
         config = os.path.join(self.settings.configs(), "approaches", f"{self.settings.dataset}_{approach}.jsonnet")
-        directory = self.approach_dir(seed, approach)
-        archive_path = build_approach(config, str(directory), force=True)
-        archive = load_archive(archive_path, cuda_device=self.settings.cuda_device)
+        model, reader, _ = load_approach(config, cuda_device=self.settings.cuda_device)
         split_path = self.settings.split_path(self.settings.eval_split)
-        documents, model_metrics = predict_documents(
-            archive.model, archive.validation_dataset_reader, split_path, self.settings.batch_size
-        )
+        documents, model_metrics = predict_documents(model, reader, split_path, self.settings.batch_size)
         predictions = self.predictions_file(seed, approach)
         with atomic_path(predictions) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             for document in documents:

@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study, atomic_json, atomic_path
+from ere_allennlp.atomic import atomic_json, atomic_path
+from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
 from ere_allennlp.study.significance import ALPHA, paired_permutation_test
 
 DISPLAY = {

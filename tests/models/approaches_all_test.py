@@ -15,6 +15,7 @@ import _jsonnet
 import pytest
 import torch
 
+from ere_allennlp import archival
 from ere_allennlp.common import Relation
 from ere_allennlp.dataset_readers.ere_json import parse_document
 from ere_allennlp.models.approach import Approach
@@ -112,7 +113,9 @@ def test_approach_chain(name: str, runs: ModuleRuns, monkeypatch: pytest.MonkeyP
     runs.ensure(STAGES[name])
     model = runs.approach(name, monkeypatch, tmp_path)
     assert model.stage_names == [MODULE_TYPES[m] for m in STAGES[name]]
-    assert model.stage_paths == [str(runs.archive(m)) for m in STAGES[name]]
+    manifest = archival.read_manifest(str(tmp_path / name / "model.tar.gz"))
+    assert manifest is not None
+    assert [s["source_archive"] for s in manifest["stages"]] == [str(runs.archive(m)) for m in STAGES[name]]
     assert model.gold_entities == name.startswith("gold_")
 
     metrics = evaluate(model, TEST_FILE)

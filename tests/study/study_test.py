@@ -94,10 +94,13 @@ def test_smoke_study_metrics_agree_with_the_models_and_the_prediction_files(smok
             assert {k: {m: list(v) for m, v in doc.items()} for k, doc in counts.items()} == run["document_counts"]
     # the pruner was trained once per seed and the pruned modules loaded it
     for seed in SEEDS:
-        config = json.loads((smoke_study / f"seed_{seed}/scierc_nerre/config.json").read_text(encoding="utf-8"))
+        config = json.loads((smoke_study / f"seed_{seed}/scierc_nerre/config.trained.json").read_text(encoding="utf-8"))
         assert config["model"]["pruner"]["type"] == "from_archive"
         assert config["model"]["pruner"]["archive_file"].endswith(f"seed_{seed}/scierc_pruner/model.tar.gz")
         assert config["random_seed"] == seed
+        # the archived config holds the pruner itself (portable_archive)
+        archived = json.loads((smoke_study / f"seed_{seed}/scierc_nerre/config.json").read_text(encoding="utf-8"))
+        assert archived["model"]["pruner"]["type"] == "span_pruner"
 
 
 def test_smoke_study_resumes_and_refuses_other_settings(smoke_study: Path, tmp_path: Path) -> None:

@@ -165,9 +165,11 @@ local modules = {
       // warm-up rate 0.5: linear warm-up over the first half of all steps, then linear decay
       learning_rate_scheduler: { type: "slanted_triangular", cut_frac: recipe_value("warmup", 0.5) },
       checkpointer: { keep_most_recent_by_count: 1 },
-      // Saves the RNG states each epoch so that `allennlp train --recover` continues exactly.
-      callbacks: [{ type: "rng_state" }],
+      // Saves the RNG states each epoch so that `allennlp train --recover` continues exactly;
+      // portable_archive: the frozen pruner's config inline, ere_manifest.json (README).
+      callbacks: [{ type: "rng_state" }, { type: "portable_archive" }],
     },
+    include_in_archive: ["ere_manifest.json"],
   } + (if std.extVar("ERE_DISTRIBUTED") == "" then {} else {
     // One worker process per listed device (torch.distributed): "[-1,-1]" = two CPU workers (gloo).
     distributed: {

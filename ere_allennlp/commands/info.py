@@ -1,0 +1,151 @@
+"""`allennlp ere-info ARCHIVE`: what a module or approach archive holds, from its manifest."""
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+from allennlp.commands.subcommand import Subcommand
+from allennlp.models.archival import CONFIG_NAME
+from overrides import overrides
+
+from ere_allennlp import archival
+
+# Metrics shown in the text view, in this order, when a module reports them.
+SHOWN_METRICS = ("ent_i_f1", "ent_c_f1", "rel_i_f1", "rel_c_f1", "strict_rel_i_f1", "strict_rel_c_f1", "pruner_r", "pruner_k")
+
+
+@Subcommand.register("ere-info")
+class Info(Subcommand):
+    """Prints the manifest of a ``model.tar.gz`` (``ere_manifest.json``, written by ``allennlp
+    ere-approach`` and by the ``portable_archive`` trainer callback): per stage its module, the
+    archive it was built from and that archive's sha256, the encoder, the training and validation
+    data and the best validation metrics; the package version and when it was built. Archives
+    without a manifest (other trainings, approaches built before stages were stored inside) are
+    described from their config. ``--json`` prints the manifest itself."""
+
+    @overrides
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = "Show what an ere_allennlp model or approach archive holds (its manifest)."
+        subparser = parser.add_parser(self.name, description=description, help=description)
+        subparser.add_argument("archive", type=str, help="a model.tar.gz (or a serialization folder)")
+        subparser.add_argument("--json", action="store_true", help="print the manifest as JSON")
+        subparser.set_defaults(func=info_from_args)
+        return subparser
+
+
+def info_from_args(args: argparse.Namespace) -> None:
+    sys.stdout.write(describe(args.archive, as_json=args.json))
+
+
+def describe(path: str, as_json: bool = False) -> str:
+    """The text (or JSON) `allennlp ere-info` prints for the archive `path`; a truncated or
+    corrupted archive is an error even where its manifest is still readable."""
+    if os.path.isfile(path) and not archival.complete(path):
+        raise archival.damaged_archive(path, EOFError("the archive ends early or is damaged"))
+    manifest = archival.read_manifest(path)
+    if manifest is None:
+        manifest = _from_config(path)
+    if as_json:
+        return json.dumps(manifest, indent=2) + "\n"
+    return "\n".join(_text(path, manifest)) + "\n"
+
+
+def _from_config(path: str) -> Dict[str, Any]:
+    config = archival.read_json_member(path, CONFIG_NAME)
+    if config is None or "model" not in config:
+        raise archival.ConfigurationError(f"{path}: not a model archive (no config.json with a model)")
+    model = config["model"]
+    names = archival.encoder_names(model) or archival.encoder_names(config.get("dataset_reader", {}))
+    if model.get("type") == "ere_approach":
+        return {
+            "kind": "approach",
+            "manifest": None,
+            "note": (
+                "no manifest: built before approach archives held their stages; it loads only where these stage "
+                "archives are. Rebuild it with `allennlp ere-approach <approach config> -s <folder>`."
+            ),
+            "gold_entities": model.get("gold_entities", False),
+            "stages": [{"index": k + 1, "module": None, "source_archive": s} for k, s in enumerate(model.get("stages", []))],
+            "encoders": [{"directory": None, "name": n} for n in names],
+        }
+    pruner = model.get("pruner")
+    return {
+        "kind": "module",
+        "manifest": None,
+        "note": "no manifest: trained without the portable_archive callback (see README)",
+        "module": model.get("type"),
+        "encoder": names[0] if names else None,
+        "train_data_path": config.get("train_data_path"),
+        "validation_data_path": config.get("validation_data_path"),
+        "best_validation_metrics": None,
+        "pruner": pruner if pruner is None or pruner.get("type") != "from_archive" else {
+            "source_archive": pruner.get("archive_file"), "note": "loaded from this path at every load"
+        },
+    }
+
+
+def _metrics(values: Optional[Dict[str, Any]], epoch: Any) -> str:
+    if not values:
+        return "best validation metrics: not recorded"
+    shown = [f"{k} {100 * float(values[k]):.2f}" if not k.endswith("_k") else f"{k} {float(values[k]):.2f}"
+             for k in SHOWN_METRICS if k in values]
+    where = f" (epoch {epoch})" if epoch is not None else ""
+    return f"best validation{where}: " + (", ".join(shown) if shown else ", ".join(sorted(values)))
+
+
+def _pruner(pruner: Optional[Dict[str, Any]]) -> Optional[str]:
+    if not pruner:
+        return None
+    if pruner.get("trained_in_run"):
+        return f"pruner: {pruner.get('type')} trained in the same run"
+    parts = [f"pruner: from {pruner.get('source_archive')}"]
+    if pruner.get("sha256"):
+        parts.append(f"sha256 {pruner['sha256'][:16]}")
+    if pruner.get("note"):
+        parts.append(pruner["note"])
+    return ", ".join(parts)
+
+
+def _text(path: str, manifest: Dict[str, Any]) -> List[str]:
+    kind = manifest.get("kind", "?")
+    lines = [f"{path}: {kind} archive"]
+    if manifest.get("note"):
+        lines.append(f"  {manifest['note']}")
+    if manifest.get("built_at"):
+        lines.append(
+            f"  built {manifest['built_at']} by ere_allennlp {manifest.get('package_version')} "
+            f"(AllenNLP {manifest.get('allennlp_version')})"
+        )
+    if kind == "approach":
+        if manifest.get("approach_config"):
+            lines.append(f"  config: {manifest['approach_config']}")
+        lines.append(f"  starts from gold entities: {'yes' if manifest.get('gold_entities') else 'no'}")
+        for stage in manifest.get("stages", []):
+            lines.append(f"  stage {stage.get('index')}: {stage.get('module') or '?'}"
+                         + (f"  (stored in {stage['directory']})" if stage.get("directory") else ""))
+            lines.extend("    " + line for line in _module_lines(stage))
+        for encoder in manifest.get("encoders", []):
+            if encoder.get("directory"):
+                lines.append(f"  reader's encoder files: {encoder['directory']} (from {encoder.get('name')})")
+    else:
+        lines.append(f"  module: {manifest.get('module')}")
+        lines.extend("  " + line for line in _module_lines(manifest))
+    return lines
+
+
+def _module_lines(entry: Dict[str, Any]) -> List[str]:
+    lines = []
+    if entry.get("source_archive"):
+        digest = f", sha256 {entry['sha256']}" if entry.get("sha256") else ""
+        lines.append(f"built from {entry['source_archive']}{digest}")
+    if "encoder" in entry:
+        stored = [e["directory"] for e in entry.get("encoders", []) if e.get("directory")]
+        lines.append(f"encoder: {entry.get('encoder')}" + (f" (config and tokenizer stored in {', '.join(stored)})" if stored else ""))
+    if "train_data_path" in entry:
+        lines.append(f"data: train {entry.get('train_data_path')}, validation {entry.get('validation_data_path')}")
+        lines.append(_metrics(entry.get("best_validation_metrics"), entry.get("best_epoch")))
+    pruner = _pruner(entry.get("pruner"))
+    if pruner:
+        lines.append(pruner)
+    return lines

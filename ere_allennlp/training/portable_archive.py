@@ -1,0 +1,82 @@
+"""``portable_archive``: a trainer callback that makes a module's ``model.tar.gz`` stand on its own.
+
+At the end of a successful training (before ``allennlp train`` writes the archive) it
+
+- replaces every ``{"type": "from_archive", "archive_file": ...}`` in the saved ``config.json``
+  (the frozen pruner of NerRi / NerRe given by ``ERE_PRUNER``) by the model config stored in that
+  archive. The pruner's weights are already in the module's state dict, so the archive then loads
+  without the pruner archive. The config as trained is kept as ``config.trained.json`` beside it
+  (not archived);
+- writes ``ere_manifest.json``: module type, encoder, training and validation data, best
+  validation metrics and epoch, the inlined pruner's source archive and sha256, the package
+  version and the time. ``allennlp ere-info`` prints it; ``allennlp ere-approach`` copies it into
+  the approach's manifest.
+
+The shipped configs add it to the trainer's callbacks and ``ere_manifest.json`` to
+``include_in_archive``; a config of your own needs both lines to get the same archive. Nothing
+is rewritten when training fails (``metrics`` is None) or on workers other than the primary.
+"""
+import logging
+import os
+import shutil
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+from allennlp.models.archival import CONFIG_NAME
+from allennlp.training.callbacks.callback import TrainerCallback
+
+from ere_allennlp import archival
+from ere_allennlp.atomic import atomic_json
+
+if TYPE_CHECKING:
+    from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
+
+logger = logging.getLogger(__name__)
+
+TRAINED_CONFIG_NAME = "config.trained.json"
+
+
+def module_manifest(config: Dict[str, Any], metrics: Dict[str, Any], pruner: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    model = config.get("model", {})
+    names = archival.encoder_names(model)
+    manifest = archival.manifest_header("module")
+    manifest.update({
+        "module": model.get("type"),
+        "encoder": names[0] if names else None,
+        "train_data_path": config.get("train_data_path"),
+        "validation_data_path": config.get("validation_data_path"),
+        "best_epoch": metrics.get("best_epoch"),
+        "best_validation_metrics": {
+            key[len("best_validation_"):]: value for key, value in metrics.items() if key.startswith("best_validation_")
+        },
+        "pruner": pruner,
+    })
+    return manifest
+
+
+@TrainerCallback.register("portable_archive")
+class PortableArchiveCallback(TrainerCallback):
+    """Inlines archived sub-models into ``config.json`` and writes ``ere_manifest.json`` when
+    training ends well (see the module docstring). No config keys."""
+
+    def on_end(
+        self,
+        trainer: "GradientDescentTrainer",
+        metrics: Optional[Dict[str, Any]] = None,
+        epoch: Optional[int] = None,
+        is_primary: bool = True,
+        **kwargs,
+    ) -> None:
+        if not is_primary or metrics is None:
+            return
+        path = os.path.join(self.serialization_dir, CONFIG_NAME)
+        config = archival.read_json_member(self.serialization_dir, CONFIG_NAME)
+        if config is None:  # pragma: no cover (allennlp train always writes it)
+            return
+        model, inlined = archival.inline_archived_models(config.get("model", {}), path)
+        if inlined:
+            shutil.copyfile(path, os.path.join(self.serialization_dir, TRAINED_CONFIG_NAME))
+            config["model"] = model
+            atomic_json(path, config)
+            logger.info("inlined %s into %s", ", ".join(i["source_archive"] for i in inlined), path)
+        manifest = module_manifest(config, metrics, inlined[0] if inlined else None)
+        atomic_json(os.path.join(self.serialization_dir, archival.MANIFEST_NAME), manifest)
