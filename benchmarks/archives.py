@@ -70,7 +70,7 @@ def main(argv: List[str]) -> None:
     from ere_allennlp.commands.build_approach import build_approach
 
     rows = []
-    with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as scratch:
+    with tempfile.TemporaryDirectory() as scratch:
         for name in args.approaches:
             config_path = str(ROOT / "training_configs" / "approaches" / f"{args.dataset}_{name}.jsonnet")
             config = Params.from_file(config_path).as_dict(quiet=True)
