@@ -303,12 +303,13 @@ def inline_archived_models(config: Any, where: str) -> Tuple[Any, List[Dict[str,
                 if stored is None or "model" not in stored:
                     raise ConfigurationError(f"{path}: not a model archive (no config.json with a model)")
                 model, nested = inline_archived_models(stored["model"], path)
+                names = encoder_names(model)
                 inlined.append({
                     "key": key,
                     "source_archive": os.path.abspath(path),
                     "sha256": sha256_of(path) if os.path.isfile(path) else None,
                     "type": model.get("type"),
-                    "encoder": encoder_names(model)[0] if encoder_names(model) else None,
+                    "encoder": names[0] if names else None,
                 })
                 inlined.extend(nested)
                 return model
@@ -358,6 +359,11 @@ def export_encoders(config: Any, folder: str, relative_to: str) -> Tuple[Any, Li
         return value
 
     return rename(config), exported
+
+
+def best_validation(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``best_validation_*`` entries of AllenNLP's training metrics, without the prefix."""
+    return {k[len("best_validation_"):]: v for k, v in metrics.items() if k.startswith("best_validation_")}
 
 
 def manifest_header(kind: str) -> Dict[str, Any]:

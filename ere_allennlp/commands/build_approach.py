@@ -5,7 +5,7 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from allennlp.commands.subcommand import Subcommand
@@ -13,7 +13,7 @@ from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.meta import META_NAME, Meta
 from allennlp.common.util import prepare_environment
-from allennlp.data import DatasetReader, Vocabulary
+from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp.models.archival import CONFIG_NAME, archive_model
 from overrides import overrides
@@ -65,8 +65,7 @@ def _module_metrics(source: str, manifest: Dict[str, Any]) -> Dict[str, Any]:
     if os.path.isfile(source) and os.path.isfile(metrics_path):
         with open(metrics_path, encoding="utf-8") as handle:
             metrics = json.load(handle)
-        best = {k[len("best_validation_"):]: v for k, v in metrics.items() if k.startswith("best_validation_")}
-        return {"best_epoch": metrics.get("best_epoch"), "best_validation_metrics": best}
+        return {"best_epoch": metrics.get("best_epoch"), "best_validation_metrics": archival.best_validation(metrics)}
     return {"best_epoch": None, "best_validation_metrics": None}
 
 
@@ -113,19 +112,22 @@ def pack_stage(source: str, folder: str, module: str) -> Dict[str, Any]:
     return entry
 
 
-def load_approach(param_path: str, overrides: str = "", cuda_device: int = -1) -> Tuple[Approach, DatasetReader, Dict[str, Any]]:
+def load_approach(
+    param_path: str, overrides: str = "", cuda_device: Optional[int] = None
+) -> Tuple[Approach, Dict[str, Any]]:
     """The approach of an approach config, in memory (its stages loaded from their archives,
-    the chain checked), its dataset reader and the config as a dict; nothing is written."""
+    the chain checked), and the config as a dict; nothing is written. `cuda_device`, if given,
+    replaces the config's."""
     params = Params.from_file(param_path, overrides)
     prepare_environment(params)
     config = params.duplicate().as_dict(quiet=True)
     model_params = params.pop("model")
-    model_params["cuda_device"] = cuda_device
+    if cuda_device is not None:
+        model_params["cuda_device"] = cuda_device
     model = Model.from_params(vocab=Vocabulary(), params=model_params)
     if not isinstance(model, Approach):
         raise ConfigurationError(f"{param_path}: model.type must be ere_approach, got {type(model).__name__}")
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    return model, reader, config
+    return model, config
 
 
 def build_approach(param_path: str, serialization_dir: str, overrides: str = "", force: bool = False) -> str:
@@ -133,7 +135,7 @@ def build_approach(param_path: str, serialization_dir: str, overrides: str = "",
     if os.path.exists(target) and not force:
         raise FileExistsError(f"{target} exists; use --force to overwrite")
     # Building the approach loads every stage and checks the chain before anything is written.
-    model, _, config = load_approach(param_path, overrides)
+    model, config = load_approach(param_path, overrides)
     vocab = model.vocab
     # Write into a temporary folder first so that a failure leaves nothing half-written.
     parent = os.path.dirname(os.path.abspath(serialization_dir)) or "."

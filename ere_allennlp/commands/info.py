@@ -6,6 +6,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from allennlp.commands.subcommand import Subcommand
+from allennlp.common.checks import ConfigurationError
 from allennlp.models.archival import CONFIG_NAME
 from overrides import overrides
 
@@ -54,7 +55,7 @@ def describe(path: str, as_json: bool = False) -> str:
 def _from_config(path: str) -> Dict[str, Any]:
     config = archival.read_json_member(path, CONFIG_NAME)
     if config is None or "model" not in config:
-        raise archival.ConfigurationError(f"{path}: not a model archive (no config.json with a model)")
+        raise ConfigurationError(f"{path}: not a model archive (no config.json with a model)")
     model = config["model"]
     names = archival.encoder_names(model) or archival.encoder_names(config.get("dataset_reader", {}))
     if model.get("type") == "ere_approach":

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import torch
+from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import sanitize
+from allennlp.data import DatasetReader
 from allennlp.data.data_loaders import MultiProcessDataLoader
 from allennlp.training.util import evaluate as allennlp_evaluate
 from tqdm import tqdm
@@ -337,7 +339,8 @@ class Study:
         from ere_allennlp.commands.build_approach import load_approach
 
         config = os.path.join(self.settings.configs(), "approaches", f"{self.settings.dataset}_{approach}.jsonnet")
-        model, reader, _ = load_approach(config, cuda_device=self.settings.cuda_device)
+        model, approach_config = load_approach(config, cuda_device=self.settings.cuda_device)
+        reader = DatasetReader.from_params(Params(approach_config["dataset_reader"]))
         split_path = self.settings.split_path(self.settings.eval_split)
         documents, model_metrics = predict_documents(model, reader, split_path, self.settings.batch_size)
         predictions = self.predictions_file(seed, approach)

@@ -45,9 +45,7 @@ def module_manifest(config: Dict[str, Any], metrics: Dict[str, Any], pruner: Opt
         "train_data_path": config.get("train_data_path"),
         "validation_data_path": config.get("validation_data_path"),
         "best_epoch": metrics.get("best_epoch"),
-        "best_validation_metrics": {
-            key[len("best_validation_"):]: value for key, value in metrics.items() if key.startswith("best_validation_")
-        },
+        "best_validation_metrics": archival.best_validation(metrics),
         "pruner": pruner,
     })
     return manifest
