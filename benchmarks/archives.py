@@ -63,19 +63,19 @@ def main(argv: List[str]) -> None:
     parser.add_argument("--dataset", default="scierc")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    os.environ["ERE_RUNS"] = os.path.abspath(args.runs)
-    import ere_allennlp  # noqa: F401  (registers; fills the ERE_* defaults)
-    from allennlp.common import Params
-
+    import ere_allennlp  # noqa: F401  (registers the components)
+    from ere_allennlp import configs
     from ere_allennlp.commands.build_approach import build_approach
+
+    settings = {"runs": os.path.abspath(args.runs)}
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.approaches:
-            config_path = str(ROOT / "training_configs" / "approaches" / f"{args.dataset}_{name}.jsonnet")
-            config = Params.from_file(config_path).as_dict(quiet=True)
+            config_path = str(configs.approach_config(args.dataset, name))
+            config = configs.params_from_file(config_path, settings).as_dict(quiet=True)
             stages = config["model"]["stages"]
-            portable = build_approach(config_path, os.path.join(scratch, name))
+            portable = build_approach(config_path, os.path.join(scratch, name), settings=settings)
             old = path_based_archive(config, Path(scratch) / f"{name}_paths")
             stage_bytes = sum(os.path.getsize(s) for s in stages)
             rows.append({

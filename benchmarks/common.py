@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: the offline encoder, the ERE_* settings of a module's
-training config, and loading that config. Import it before AllenNLP (it sets offline mode)."""
+"""What the benchmark scripts share: the offline encoder, the settings of a module's training
+config (training_configs/lib/settings.libsonnet), and loading that config. Import it before AllenNLP (it sets offline mode)."""
 import os
 import sys
 from itertools import islice
@@ -12,8 +12,17 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star", "pruner"]
-PRUNED = {"nerri", "nerre", "nerre_star"}  # modules that run a span pruner (ERE_PRUNER)
+
+def _tables():
+    from ere_allennlp import configs
+
+    return configs
+
+
+MODULES = [m for m in _tables().module_order() if m != "pruner"] + ["pruner"]
+PRUNED = set(_tables().pruned_modules())  # modules that run a span pruner (setting `pruner`)
+# The settings `module_params` reads the configs with (`use_module_settings`).
+SETTINGS: Dict[str, Any] = {}
 SCIERC = ROOT.parent / "shared" / "data" / "scierc"
 
 
@@ -59,30 +68,32 @@ def resolve_encoder(encoder: Optional[str]) -> str:
     return os.path.abspath(encoder) if os.path.isdir(encoder) else encoder
 
 
-def set_module_env(encoder: str, batch_size: int, data_dir: str, module: str = "", pruner: str = "",
-                   runs: str = "") -> None:
-    """The ERE_* variables the training configs read: `pruner` goes to the modules in PRUNED only
-    (the others never read it); `runs` is where approach configs find module archives."""
-    os.environ.update(
-        ERE_ENCODER=encoder, ERE_BATCH_SIZE=str(batch_size), ERE_DATA_DIR=data_dir, ERE_EPOCHS="1",
-        ERE_PRUNER=pruner if module in PRUNED else "", ERE_DISTRIBUTED="", ERE_CUDA_DEVICE="-1",
-    )
+def use_module_settings(encoder: str, batch_size: int, data_dir: str, module: str = "", pruner: str = "",
+                        runs: str = "") -> Dict[str, Any]:
+    """The settings the configs are read with from now on (`SETTINGS`): `pruner` goes to the
+    modules in PRUNED only (the others take none); `runs` is where approach configs find module
+    archives. One epoch, one CPU process."""
+    SETTINGS.clear()
+    SETTINGS.update(encoder=encoder, batch_size=batch_size, data_dir=data_dir, epochs=1, cuda_device=-1)
+    if pruner and module in PRUNED:
+        SETTINGS["pruner"] = pruner
     if runs:
-        os.environ["ERE_RUNS"] = runs
-    import ere_allennlp  # noqa: F401  (fills the other ERE_* defaults, registers the components)
+        SETTINGS["runs"] = runs
+    import ere_allennlp  # noqa: F401  (registers the components)
+    return dict(SETTINGS)
 
 
 def module_params(module: str):  # -> allennlp.common.Params
-    """The training config ``training_configs/scierc_<module>.jsonnet``, read with the current ERE_* values."""
-    from allennlp.common import Params
+    """The training config ``training_configs/scierc_<module>.jsonnet``, read with `SETTINGS`."""
+    from ere_allennlp import configs
 
-    return Params.from_file(str(ROOT / f"training_configs/scierc_{module}.jsonnet"))
+    return configs.params_from_file(configs.module_config("scierc", module), SETTINGS)
 
 
 def module_from_config(module: str, data: str, count: Optional[int] = None,
                        model_overrides: Optional[Dict[str, Any]] = None) -> Tuple[Any, List[Any], Any]:
     """(reader, the first `count` instances of `data` (all if None), model) of `module`'s training
-    config, read with the current ERE_* values (call `set_module_env` first), its model keys
+    config, read with `SETTINGS` (call `use_module_settings` first), its model keys
     replaced by `model_overrides`. The model is randomly initialised (torch seed 0) with the
     vocabulary of those instances (`model.vocab`)."""
     import torch

@@ -7,7 +7,7 @@
 Each module's reader and model are built from its training config
 (``training_configs/scierc_<module>.jsonnet``: ``ner`` and ``pruner`` read every span up to L = 12,
 ``re`` the gold spans and all ordered pairs of them, ``nerre`` every span up to L and the related
-pairs). NerRe's pruner is trained in the same run (ERE_PRUNER="", an untrained pruner here) unless
+pairs). NerRe's pruner is trained in the same run (no pruner setting, an untrained pruner here) unless
 ``--pruner ARCHIVE`` is given. The vocabulary comes from the instances of the data file.
 
 Reading = what the training data loader does before the model sees a batch: ``reader.read`` (JSON
@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from common import PRUNED, ROOT, SCIERC, module_from_config, resolve_encoder, set_module_env  # noqa: E402
+from common import PRUNED, ROOT, SCIERC, module_from_config, resolve_encoder, use_module_settings  # noqa: E402
 
 MODULES = ["ner", "re", "nerre", "pruner"]  # the modules whose readers differ most
 TARGET_RATIO = 20.0
@@ -45,7 +45,7 @@ TARGET_RATIO = 20.0
 
 def build(module: str, encoder: str, data: str, batch_size: int, pruner: str) -> Tuple[Any, Any, List[Any]]:
     """(reader, model in eval mode, instances of `data`) for `module`, from its training config."""
-    set_module_env(encoder, batch_size, str(Path(data).parent), module, pruner)
+    use_module_settings(encoder, batch_size, str(Path(data).parent), module, pruner)
     reader, instances, model = module_from_config(module, data)  # reading all also warms the reader up
     model.eval()
     return reader, model, instances
@@ -185,7 +185,7 @@ def main() -> None:
           f"({1e6 * spans['seconds'] / spans['sentences']:.1f} us/sentence, "
           f"{spans['spans'] / spans['sentences']:.0f} spans/sentence)")
     if PRUNED & set(args.modules):
-        source = f"archive {pruner}" if pruner else 'trained in-run (ERE_PRUNER=""), untrained here'
+        source = f"archive {pruner}" if pruner else 'trained in-run (no pruner setting), untrained here'
         print(f"pruner of {', '.join(sorted(PRUNED & set(args.modules)))}: {source}")
     print()
     print("per sentence: candidate spans, listed pairs; ms of read, index, tensor; sentences/s of reading, forward")

@@ -3,8 +3,8 @@ scores and seconds per epoch.
 
     .venv/bin/python benchmarks/learning_check.py --module ner --epochs 3 --lr 5e-5 --head-lr 1e-3
 
-Runs `allennlp train training_configs/<dataset>_<module>.jsonnet` in a subprocess (the same path a
-user takes) with ERE_* environment overrides, then reads the run's metrics.json. Prints a table
+Runs `allennlp ere-train training_configs/<dataset>_<module>.jsonnet` in a subprocess (the same path a
+user takes) with ERE_* environment settings, then reads the run's metrics.json. Prints a table
 and writes JSON next to the run (or to --output).
 """
 import argparse
@@ -52,8 +52,8 @@ def main() -> None:
         ERE_BATCH_SIZE=str(args.batch_size),
         ERE_PRUNER=args.pruner,
     )
-    config = ROOT / "training_configs" / f"{args.dataset}_{args.module}.jsonnet"
-    command = [sys.executable, "-m", "allennlp", "train", str(config), "-s", str(out), "-f",
+    config = ROOT / "ere_allennlp" / "training_configs" / f"{args.dataset}_{args.module}.jsonnet"
+    command = [sys.executable, "-m", "allennlp", "ere-train", str(config), "-s", str(out), "-f",
                "--include-package", "ere_allennlp"]
     print("running:", " ".join(command), flush=True)
     start = time.time()

@@ -144,7 +144,7 @@ def nerre_share(encoder: str, data: str, batch_size: int, repeats: int = 15) -> 
     from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder
 
     from ere_allennlp.dataset_readers.ere_json import EreJsonReader
-    from ere_allennlp.models.span_model import NerRe
+    from ere_allennlp.models.modules import NerRe
 
     reader = EreJsonReader(model_name=encoder, max_span_width=12, candidates="gold", relation_pairs="all")
     instances = []
@@ -175,9 +175,9 @@ def module_share(encoder: str, data: str, batch_size: int, repeats: int = 15) ->
     (``training_configs/scierc_nerre.jsonnet``: its span pruner, which reads all spans up to L and
     keeps K = max(3, min(18, n / 2)) per sentence, then NerRe on those), on the first `batch_size`
     real dev sentences, randomly initialised (the pruner keeps K spans whatever its weights)."""
-    from common import batches_of, module_from_config, set_module_env
+    from common import batches_of, module_from_config, use_module_settings
 
-    set_module_env(encoder, batch_size, str(Path(data).parent), "nerre", "")
+    use_module_settings(encoder, batch_size, str(Path(data).parent), "nerre", "")
     _, instances, model = module_from_config("nerre", data, batch_size)
     model.eval()
     tensors = batches_of(instances, model.vocab, len(instances))[0]

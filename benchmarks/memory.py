@@ -13,8 +13,8 @@ clipping, optimizer step. It reports ``getrusage(RUSAGE_SELF).ru_maxrss`` (the p
 KB on Linux) after the imports (torch, transformers, AllenNLP: the floor of every module), after
 the setup (model built, data read) and after the steps, and the wall time of each step.
 ``s/step`` is their median (the first step carries one-off allocations).
-NerRi / NerRe / NerRe* load a trained pruner with ``--pruner ARCHIVE`` (ERE_PRUNER, frozen) or
-else train their own in the same steps (ERE_PRUNER="", its own encoder and loss).
+NerRi / NerRe / NerRe* load a trained pruner with ``--pruner ARCHIVE`` (setting `pruner`, frozen) or
+else train their own in the same steps (no pruner setting, its own encoder and loss).
 
 A real training run also holds every training instance in memory (AllenNLP's data loader reads the
 whole file first); ``--hold-train`` makes the child read and index all of SciERC train as well,
@@ -35,7 +35,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, List
 
-from common import MODULES, PRUNED, ROOT, SCIERC, batches_of, module_params, resolve_encoder, set_module_env  # noqa: E402
+from common import MODULES, PRUNED, ROOT, SCIERC, batches_of, module_params, resolve_encoder, use_module_settings  # noqa: E402
 
 RESULT_PREFIX = "MEMORY-RESULT "
 
@@ -56,7 +56,7 @@ def run_child(module: str, encoder: str, data: str, batch_size: int, batches: in
     from allennlp.models import Model
     from allennlp.training.optimizers import Optimizer
 
-    set_module_env(encoder, batch_size, str(Path(data).parent), module, pruner)  # imports ere_allennlp
+    use_module_settings(encoder, batch_size, str(Path(data).parent), module, pruner)  # imports ere_allennlp
     imports_rss = max_rss_mb()
     params = module_params(module)
     prepare_environment(params)  # the config's seeds
@@ -147,7 +147,7 @@ def main() -> None:
     print(f"encoder {encoder}, batch size {args.batch_size}, {args.batches} step(s) per module"
           + (", all of train held in memory" if args.hold_train else ""))
     if PRUNED & set(args.modules):
-        source = f"archive {pruner} (frozen)" if pruner else 'trained in-run (ERE_PRUNER="")'
+        source = f"archive {pruner} (frozen)" if pruner else 'trained in-run (no pruner setting)'
         print(f"pruner of {', '.join(m for m in args.modules if m in PRUNED)}: {source}")
     print(f"\n{'module':<11} | {'imports MB':>10} | {'RSS after setup MB':>18} | {'peak RSS MB':>11} | {'s/step':>7}")
     rows: List[Dict[str, Any]] = []

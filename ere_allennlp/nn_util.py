@@ -1,6 +1,5 @@
 """Tensor helpers shared by the models."""
 import torch
-from allennlp.modules import FeedForward
 
 
 def scatter_real(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -12,13 +11,3 @@ def scatter_real(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     rows = mask.reshape(-1).nonzero().squeeze(-1)  # [N]
     result = values.new_zeros(mask.numel(), values.size(-1)).index_copy(0, rows, values)  # [B*M, d]
     return result.view(*mask.shape, values.size(-1))
-
-
-def feedforward_after_first_linear(feedforward: FeedForward, hidden: torch.Tensor) -> torch.Tensor:
-    """The rest of an AllenNLP `FeedForward` given its first linear layer's output `hidden`: the
-    first activation and dropout, then the other layers (FeedForward's own loop, entered one layer in)."""
-    output = feedforward._dropout[0](feedforward._activations[0](hidden))
-    layers = zip(feedforward._linear_layers[1:], feedforward._activations[1:], feedforward._dropout[1:])
-    for layer, activation, dropout in layers:
-        output = dropout(activation(layer(output)))
-    return output

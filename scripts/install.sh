@@ -26,6 +26,6 @@ if [ "${1:-}" = "dev" ]; then
   "${PIP[@]}" install -r requirements/dev.txt -c requirements/runtime.txt
 fi
 "${PIP[@]}" install --no-deps -e .
-"$VENV/bin/python" -c "import allennlp, allennlp_models, ere_allennlp" 
+"$VENV/bin/python" -c "import allennlp, ere_allennlp"
 echo "$want" > "$stamp"
 echo "[install] done: $VENV" >&2

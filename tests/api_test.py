@@ -16,7 +16,7 @@ from ere_allennlp.api import Extractor
 from ere_allennlp.common import sentence_offsets
 from ere_allennlp.dataset_readers.ere_json import enumerate_spans
 from ere_allennlp.models.approach import Approach
-from ere_allennlp.models.span_model import Ner
+from ere_allennlp.models.modules import Ner
 from ere_allennlp.predictors.ere import split_text
 from tests.models.module_runs import ModuleRuns, single_thread
 

@@ -3,7 +3,8 @@ import torch
 from allennlp.modules import FeedForward
 from allennlp.nn import Activation
 
-from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
+from ere_allennlp.allennlp_internals import feedforward_after_first_linear
+from ere_allennlp.nn_util import scatter_real
 
 
 def test_scatter_real_places_rows_in_mask_order_with_zero_padding_and_gradients() -> None:

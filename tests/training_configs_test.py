@@ -1,43 +1,148 @@
-"""Every shipped training config builds (as allennlp-models' training_config_test.py does), with
-the paper's settings and with each recipe, and a recipe's options reach the models it names."""
+"""Every shipped training config builds (as allennlp-models' training_config_test.py does): read
+without the package or any environment variable, read with each recipe, and built into its reader
+and model on the fixtures. Settings reach the configs (ere_allennlp.configs) and only them."""
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import DatasetReader, Vocabulary
+from allennlp.models import Model
 
-from ere_allennlp.study.runner import recipe_names
+from ere_allennlp import configs
+from ere_allennlp.models.span_model import SpanModel
+from ere_allennlp.models.span_pruner import SpanPruner
 from tests.conftest import REPO_ROOT
 
-CONFIGS = sorted((REPO_ROOT / "training_configs").glob("*.jsonnet"))
+MODULE_CONFIGS = sorted(configs.CONFIG_DIR.glob("*.jsonnet"))
+APPROACH_CONFIGS = sorted(configs.CONFIG_DIR.glob("approaches/*.jsonnet"))
+TINY = {"encoder": "fixtures/tiny_bert", "data_dir": "fixtures/data", "epochs": 1, "batch_size": 4}
+SMALL_PRUNER = {"biaffine_dim": 16, "biaffine_projection_dim": 8, "hidden_dim": 16}
 
 
-def config_of(config: Path, monkeypatch: pytest.MonkeyPatch, recipe: str) -> Dict[str, Any]:
-    monkeypatch.setenv("ERE_RECIPE", recipe)
-    return Params.from_file(str(config)).as_dict()
+def read(config: Path, **settings: Any) -> Dict[str, Any]:
+    return configs.params_from_file(config, settings).as_dict(quiet=True)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
-def test_every_config_builds_with_every_recipe(config: Path, tiny_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    paper = config_of(config, monkeypatch, "")
+def test_the_repository_folder_is_the_package_folder() -> None:
+    assert (REPO_ROOT / "training_configs").resolve() == configs.CONFIG_DIR
+    assert len(MODULE_CONFIGS) == 2 * len(configs.module_order()) and len(APPROACH_CONFIGS) == 2 * len(configs.approaches())
+
+
+def test_configs_read_without_the_package_or_the_environment(tmp_path: Path) -> None:
+    """AllenNLP's own Params.from_file, in a process that never imports ere_allennlp, with no ERE_* set."""
+    script = (
+        "import json, sys; from allennlp.common import Params\n"
+        "out = {p: Params.from_file(p).as_dict(quiet=True) for p in sys.argv[1:]}\n"
+        "assert 'ere_allennlp' not in sys.modules\n"
+        "print(json.dumps(out))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ERE_")}
+    paths = [str(p) for p in MODULE_CONFIGS + APPROACH_CONFIGS]
+    result = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    built = json.loads(result.stdout.splitlines()[-1])
+    for path in paths:
+        assert built[path] == read(Path(path))  # the same config as the package reads with no settings
+    nerre = built[str(configs.CONFIG_DIR / "scierc_nerre.jsonnet")]
+    assert nerre["trainer"]["num_epochs"] == 300 and nerre["trainer"]["optimizer"]["lr"] == 1e-5  # Table 7
+    assert nerre["model"]["embedder"]["token_embedders"]["tokens"]["model_name"] == "allenai/scibert_scivocab_uncased"
+    assert built[str(configs.CONFIG_DIR / "ace05_nerre.jsonnet")]["trainer"]["num_epochs"] == 200
+
+
+@pytest.mark.parametrize("config", MODULE_CONFIGS, ids=[c.stem for c in MODULE_CONFIGS])
+def test_every_module_config_builds_with_every_recipe(config: Path) -> None:
+    paper = read(config, **TINY)
     assert paper["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.5  # Table 7's warm-up rate
-    for recipe in recipe_names(str(REPO_ROOT / "training_configs")):
-        built = config_of(config, monkeypatch, recipe)
+    for recipe in configs.recipe_names():
+        built = read(config, recipe=recipe, **TINY)
         assert built["trainer"]["learning_rate_scheduler"]["cut_frac"] != 0.5  # the recipe took effect
         assert built["model"]["type"] == paper["model"]["type"]
+    # Built into its reader and model (the model's vocabulary from the fixtures' dev split).
+    params = Params(paper)
+    reader = DatasetReader.from_params(params.pop("dataset_reader"))
+    instances = list(reader.read("fixtures/data/dev.json"))
+    model_params = params.pop("model")
+    if model_params.get("pruner") is not None:
+        model_params["pruner"].update(SMALL_PRUNER)
+    elif model_params["type"] == "span_pruner":
+        model_params.update(SMALL_PRUNER)
+    model = Model.from_params(vocab=Vocabulary.from_instances(instances), params=model_params)
+    assert isinstance(model, (SpanModel, SpanPruner))
 
 
-def test_cpu_recipe_options(tiny_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ERE_LR", "")
-    nerre = config_of(REPO_ROOT / "training_configs/scierc_nerre.jsonnet", monkeypatch, "cpu")
-    re = config_of(REPO_ROOT / "training_configs/scierc_re.jsonnet", monkeypatch, "cpu")
-    paper = config_of(REPO_ROOT / "training_configs/scierc_nerre.jsonnet", monkeypatch, "")
+@pytest.mark.parametrize("config", APPROACH_CONFIGS, ids=[c.stem for c in APPROACH_CONFIGS])
+def test_every_approach_config_names_its_stages(config: Path) -> None:
+    dataset, name = config.stem.split("_", 1)
+    built = read(config, runs="/somewhere")
+    assert built["model"]["type"] == "ere_approach"
+    assert built["model"]["stages"] == [f"/somewhere/{dataset}_{m}/model.tar.gz" for m in configs.approaches()[name]]
+
+
+def test_cpu_recipe_options() -> None:
+    nerre = read(configs.module_config("scierc", "nerre"), recipe="cpu")
+    re = read(configs.module_config("scierc", "re"), recipe="cpu")
+    paper = read(configs.module_config("scierc", "nerre"))
     assert nerre["model"]["null_relation_weight"] == 0.3  # pruned modules only
     assert "null_relation_weight" not in re["model"] and "null_relation_weight" not in paper["model"]
     assert nerre["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.1
     assert nerre["trainer"]["optimizer"]["lr"] == 1e-4 and paper["trainer"]["optimizer"]["lr"] == 1e-5
-    monkeypatch.setenv("ERE_LR", "3e-5")  # an explicit variable wins over the recipe
-    assert config_of(REPO_ROOT / "training_configs/scierc_nerre.jsonnet", monkeypatch, "cpu")["trainer"]["optimizer"]["lr"] == 3e-5
-    monkeypatch.setenv("ERE_RECIPE", "gpu")
-    with pytest.raises(Exception, match="ERE_RECIPE=gpu is not a recipe; choose one of cpu"):
-        Params.from_file(str(REPO_ROOT / "training_configs/scierc_nerre.jsonnet"))
+    # an explicit setting wins over the recipe
+    assert read(configs.module_config("scierc", "nerre"), recipe="cpu", lr=3e-5)["trainer"]["optimizer"]["lr"] == 3e-5
+    with pytest.raises(ConfigurationError, match="recipe gpu is not a recipe; choose one of cpu"):
+        read(configs.module_config("scierc", "nerre"), recipe="gpu")
+    with pytest.raises(ConfigurationError, match="unknown setting.s. epoch; the settings are batch_size"):
+        read(configs.module_config("scierc", "nerre"), epoch=3)
+
+
+def test_settings_from_the_environment_and_assignments(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in configs.setting_defaults():
+        monkeypatch.delenv(configs.variable_name(name), raising=False)
+    monkeypatch.setenv("ERE_EPOCHS", "3")
+    monkeypatch.setenv("ERE_LR", "1e-4")
+    monkeypatch.setenv("ERE_ENCODER", "fixtures/tiny_bert")
+    monkeypatch.setenv("ERE_DISTRIBUTED", "[-1,-1]")
+    monkeypatch.setenv("ERE_PRUNER", "")  # empty: unset
+    assert configs.from_environment() == {"epochs": 3, "lr": 1e-4, "encoder": "fixtures/tiny_bert", "distributed": [-1, -1]}
+    built = configs.params_from_file("training_configs/scierc_nerre.jsonnet").as_dict()  # None: the environment's
+    assert built["trainer"]["num_epochs"] == 3 and built["distributed"]["cuda_devices"] == [-1, -1]
+    assert "cuda_device" not in built["trainer"]  # AllenNLP refuses both
+    assert built["trainer"]["callbacks"][1]["settings"]["epochs"] == 3  # recorded for the manifest
+    assert configs.from_assignments(["epochs=5", "recipe=cpu"]) == {"epochs": 5, "recipe": "cpu"}
+    with pytest.raises(ConfigurationError, match="unknown setting 'epoch'"):
+        configs.from_assignments(["epoch=5"])
+    with pytest.raises(ConfigurationError, match="write NAME=VALUE"):
+        configs.from_assignments(["epochs"])
+    # What the portable_archive callback warns about: variables the config was not read with.
+    assert configs.environment_ignored({}) == ["ERE_DISTRIBUTED", "ERE_ENCODER", "ERE_EPOCHS", "ERE_LR"]
+    assert configs.environment_ignored(configs.from_environment()) == []
+
+
+def test_find_names_shipped_configs_from_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert configs.find("training_configs/scierc_ner.jsonnet") == configs.CONFIG_DIR / "scierc_ner.jsonnet"
+    assert configs.find("scierc_ner") == configs.CONFIG_DIR / "scierc_ner.jsonnet"
+    assert configs.find("scierc_a8") == configs.CONFIG_DIR / "approaches" / "scierc_a8.jsonnet"
+    with pytest.raises(ConfigurationError, match="config scierc_nre not found: .*shipped: ace05_ec, "):
+        configs.find("scierc_nre")
+
+
+def test_settings_on_a_config_that_takes_none(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.jsonnet"
+    plain.write_text('{"model": {"type": "ner"}}')
+    assert configs.params_from_file(plain, {}).as_dict() == {"model": {"type": "ner"}}
+    with pytest.raises(ConfigurationError, match="takes no ere_allennlp settings.*settings given: epochs"):
+        configs.params_from_file(plain, {"epochs": 3})
+
+
+def test_import_sets_no_environment_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ERE_")}
+    script = "import os, ere_allennlp; print(sorted(k for k in os.environ if k.startswith('ERE_')))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -9,7 +9,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from allennlp.commands.subcommand import Subcommand
-from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.meta import META_NAME, Meta
 from allennlp.common.util import prepare_environment
@@ -18,7 +17,8 @@ from allennlp.models import Model
 from allennlp.models.archival import CONFIG_NAME, archive_model
 from overrides import overrides
 
-from ere_allennlp import archival
+from ere_allennlp import archival, configs
+from ere_allennlp.commands.train import add_setting_arguments, settings_from_args
 from ere_allennlp.atomic import atomic_json
 from ere_allennlp.models.approach import Approach
 
@@ -33,7 +33,9 @@ OPTIONAL_STAGE_MEMBERS = [META_NAME, archival.MANIFEST_NAME]
 class BuildApproach(Subcommand):
     """Builds ``SERIALIZATION_DIR/model.tar.gz`` from an approach config (``model.type:
     ere_approach`` naming its stage archives), ready for ``allennlp evaluate`` and
-    ``allennlp predict``. Nothing is trained: the stages were trained as modules. The archive
+    ``allennlp predict``. Nothing is trained: the stages were trained as modules. The config is
+    read with the ``ERE_<NAME>`` variables and ``--setting NAME=VALUE`` (``runs``: where the
+    module archives are), as ``allennlp ere-train`` reads them. The archive
     holds every stage (config, vocabulary, weights, its pruner), the encoder's config and
     tokenizer files, and ``ere_manifest.json`` (``allennlp ere-info`` prints it): it loads with
     none of the module archives, the pruner archive or the encoder folder present, offline."""
@@ -44,6 +46,7 @@ class BuildApproach(Subcommand):
         subparser = parser.add_parser(self.name, description=description, help=description)
         subparser.add_argument("param_path", type=str, help="approach config (jsonnet)")
         subparser.add_argument("-s", "--serialization-dir", required=True, type=str, help="output folder")
+        add_setting_arguments(subparser)
         subparser.add_argument(
             "-o", "--overrides", type=str, default="", help="a JSON(NET) structure to override the config"
         )
@@ -53,7 +56,7 @@ class BuildApproach(Subcommand):
 
 
 def build_approach_from_args(args: argparse.Namespace) -> str:
-    return build_approach(args.param_path, args.serialization_dir, args.overrides, args.force)
+    return build_approach(args.param_path, args.serialization_dir, args.overrides, args.force, settings_from_args(args))
 
 
 def _module_metrics(source: str, manifest: Dict[str, Any]) -> Dict[str, Any]:
@@ -113,12 +116,13 @@ def pack_stage(source: str, folder: str, module: str) -> Dict[str, Any]:
 
 
 def load_approach(
-    param_path: str, overrides: str = "", cuda_device: Optional[int] = None
+    param_path: str, overrides: str = "", cuda_device: Optional[int] = None, settings: Optional[Dict[str, Any]] = None
 ) -> Tuple[Approach, Dict[str, Any]]:
-    """The approach of an approach config, in memory (its stages loaded from their archives,
-    the chain checked), and the config as a dict; nothing is written. `cuda_device`, if given,
-    replaces the config's."""
-    params = Params.from_file(param_path, overrides)
+    """The approach of an approach config read with `settings` (None: the ``ERE_*``
+    environment's; ``runs`` says where the stage archives are), in memory (its stages loaded
+    from their archives, the chain checked), and the config as a dict; nothing is written.
+    `cuda_device`, if given, replaces the config's."""
+    params = configs.params_from_file(param_path, settings, overrides)
     prepare_environment(params)
     config = params.duplicate().as_dict(quiet=True)
     model_params = params.pop("model")
@@ -130,12 +134,15 @@ def load_approach(
     return model, config
 
 
-def build_approach(param_path: str, serialization_dir: str, overrides: str = "", force: bool = False) -> str:
+def build_approach(
+    param_path: str, serialization_dir: str, overrides: str = "", force: bool = False,
+    settings: Optional[Dict[str, Any]] = None,
+) -> str:
     target = os.path.join(serialization_dir, "model.tar.gz")
     if os.path.exists(target) and not force:
         raise FileExistsError(f"{target} exists; use --force to overwrite")
     # Building the approach loads every stage and checks the chain before anything is written.
-    model, config = load_approach(param_path, overrides)
+    model, config = load_approach(param_path, overrides, settings=settings)
     vocab = model.vocab
     # Write into a temporary folder first so that a failure leaves nothing half-written.
     parent = os.path.dirname(os.path.abspath(serialization_dir)) or "."
@@ -158,7 +165,7 @@ def build_approach(param_path: str, serialization_dir: str, overrides: str = "",
         torch.save(own_state, os.path.join(staging, "weights.th"))
         manifest = archival.manifest_header("approach")
         manifest.update({
-            "approach_config": os.path.abspath(param_path),
+            "approach_config": str(configs.find(param_path).resolve()),
             "gold_entities": model.gold_entities,
             "stages": stages,
             "encoders": encoders,

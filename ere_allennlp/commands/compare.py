@@ -7,17 +7,9 @@ from typing import Any, Dict, List, Optional
 from allennlp.commands.subcommand import Subcommand
 from overrides import overrides
 
+from ere_allennlp.metrics.ere_f1 import DISPLAY_NAMES
 from ere_allennlp.study.significance import ALPHA, compare
 
-# How the paper's tables name the metrics.
-DISPLAY_NAMES = {
-    "ent_i": "Ent-I",
-    "ent_c": "Ent-C",
-    "rel_i": "Rel-I",
-    "rel_c": "Rel-C",
-    "strict_rel_i": "Rel+-I",
-    "strict_rel_c": "Rel+-C",
-}
 
 
 @Subcommand.register("ere-compare")

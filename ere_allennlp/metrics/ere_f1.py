@@ -10,6 +10,11 @@ from ere_allennlp.common import Entity, Relation
 
 # Metric names, in the order of the paper's tables. Also the order of the count tensor rows.
 METRIC_NAMES: Tuple[str, ...] = ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+# How the paper's tables name them (Section 3.1); the study's tables and ere-compare print these.
+DISPLAY_NAMES: Dict[str, str] = {
+    "ent_i": "Ent-I", "ent_c": "Ent-C", "rel_i": "Rel-I", "rel_c": "Rel-C",
+    "strict_rel_i": "Rel+-I", "strict_rel_c": "Rel+-C",
+}
 
 Span = Tuple[int, int]
 Counts = Tuple[int, int, int]

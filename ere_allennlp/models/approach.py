@@ -16,22 +16,8 @@ from ere_allennlp.models.span_model import SpanModel
 
 logger = logging.getLogger(__name__)
 
-# Modules that can start a chain: they read all spans up to L and reject most of them.
-FIRST_STAGES = ("ei", "ner", "ner_ri", "ner_re")
-
-
 def _inside(path: str, folder: str) -> bool:
     return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
-
-
-def _stage_name(model: Model) -> str:
-    for name in Model.list_available():
-        try:
-            if Model.by_name(name) is type(model):
-                return name
-        except ConfigurationError:  # pragma: no cover
-            continue
-    return type(model).__name__.lower()
 
 
 @Model.register("ere_approach")
@@ -45,16 +31,23 @@ class Approach(archival.ArchivePathsMixin, Model):
     stage uses its own pruner only as the first stage (a7, a8); after Ei it takes Ei's spans
     (Ei-NerRe).
 
-    Config keys:
-    - ``stages``: trained module archives (``model.tar.gz``), in order. They must share the
-      encoder named in the ``dataset_reader`` (the reader reads all spans up to L). In the config
-      that ``allennlp ere-approach`` archives they are ``archive://stages/<k>_<module>`` folders
-      inside the approach archive (``ere_allennlp.archival``): the archive holds its stages.
-    - ``gold_entities``: start from the gold entities instead of a first stage that finds them
-      (the paper's Table 3: Ri-Rc and Re given gold entities).
-    - ``symmetric_relations``: passed to ``ere_f1``.
-    - ``cuda_device``: where the stages are loaded (-1, the CPU, by default; ``allennlp
-      evaluate/predict --cuda-device`` then moves the whole approach).
+    # Parameters
+
+    vocab : `Vocabulary`
+        Unused (each stage brings its own); AllenNLP passes it.
+    stages : `List[str]`
+        Trained module archives (``model.tar.gz``), in order. They must share the encoder named in
+        the ``dataset_reader`` (the reader reads all spans up to L). In the config that ``allennlp
+        ere-approach`` archives they are ``archive://stages/<k>_<module>`` folders inside the
+        approach archive (``ere_allennlp.archival``): the archive holds its stages.
+    gold_entities : `bool`, optional (default = `False`)
+        Start from the gold entities instead of a first stage that finds them (the paper's
+        Table 3: Ri-Rc and Re given gold entities).
+    symmetric_relations : `List[str]`, optional (default = `None`)
+        Passed to ``ere_f1``.
+    cuda_device : `int`, optional (default = `-1`)
+        Where the stages are loaded (the CPU by default; ``allennlp evaluate/predict
+        --cuda-device`` then moves the whole approach).
 
     Metrics: the six ``ere_f1`` scores of the final output, and per stage ``s<k>_<module>_ent_i_*``
     (the entity spans the stage kept) and ``s<k>_pruner_*`` (the spans a pruner kept).
@@ -97,7 +90,7 @@ class Approach(archival.ArchivePathsMixin, Model):
             if not isinstance(archive.model, SpanModel):
                 raise ConfigurationError(f"{path}: stage must be an ere_allennlp module, got {type(archive.model).__name__}")
             models.append(archive.model)
-            self.stage_names.append(_stage_name(archive.model))
+            self.stage_names.append(archive.model.module_name)
             # The reader's model_name is the resolved one (an archive's encoder files, not archive://).
             reader_encoder = getattr(archive.dataset_reader, "model_name", None)
             self.stage_encoders.append(reader_encoder or archive.config.get("dataset_reader", {}).get("model_name", ""))
@@ -105,15 +98,14 @@ class Approach(archival.ArchivePathsMixin, Model):
             raise ConfigurationError(
                 f"all stages must use the same encoder (one tokenisation feeds them all), got {self.stage_encoders}"
             )
-        if not gold_entities and self.stage_names[0] not in FIRST_STAGES:
+        if not gold_entities and not models[0].can_start_chain:
             raise ConfigurationError(
-                f"the first stage must find entities among all spans ({', '.join(FIRST_STAGES)}), "
+                f"the first stage must find entities among all spans (ei, ner, nerri, nerre), "
                 f"got {self.stage_names[0]}; set gold_entities to start from gold entities"
             )
         for k, model in enumerate(models):
-            if model.relation_head is not None and model.relation_head.kind == "classify" and model.entity_head is None:
-                if not any(m.relation_head is not None for m in models[:k]):
-                    raise ConfigurationError("an Rc stage needs a previous stage that finds related pairs")
+            if model.needs_related_pairs and not any(m.predicts_relations for m in models[:k]):
+                raise ConfigurationError("an Rc stage needs a previous stage that finds related pairs")
         self._stages = torch.nn.ModuleList(models)
         self.stage_paths = list(stages)
         self.gold_entities = gold_entities
@@ -158,7 +150,7 @@ class Approach(archival.ArchivePathsMixin, Model):
                 assert entities is not None
                 stage_spans = self._spans_tensor([[(e.start, e.end) for e, _ in s] for s in entities], spans.device)
             pair_mask = None
-            if stage.relation_head is not None and stage.relation_head.kind == "classify" and relations is not None:
+            if stage.needs_related_pairs and relations is not None:
                 # Rc labels exactly the pairs an upstream stage found related.
                 index = [{(e.start, e.end): i for i, (e, _) in enumerate(s)} for s in entities or []]
                 pair_mask = torch.zeros(stage_spans.shape[:2] + stage_spans.shape[1:2], dtype=torch.bool, device=spans.device)
@@ -169,7 +161,7 @@ class Approach(archival.ArchivePathsMixin, Model):
                         if i is not None and j is not None:
                             pair_mask[b, i, j] = True
             prediction = stage.predict(tokens, stage_spans, pair_mask, use_pruner=first)
-            if prediction.candidates is not None and has_gold and stage._pruner is not None and first:
+            if prediction.candidates is not None and has_gold and stage.pruner is not None and first:
                 self._pruner_metrics[k](
                     [{"entities": [Entity(s, e) for s, e in c], "relations": []} for c in prediction.candidates], gold
                 )
@@ -202,11 +194,11 @@ class Approach(archival.ArchivePathsMixin, Model):
         metrics = dict(self._metric.get_metric(reset))
         for k, name in enumerate(self.stage_names):
             stage = self._stages[k]
-            if stage.entity_head is not None:
+            if stage.predicts_entities:
                 values = self._stage_span_metrics[k].get_metric(reset)
                 for key in ("p", "r", "f1"):
                     metrics[f"s{k + 1}_{name}_ent_i_{key}"] = values[f"ent_i_{key}"]
-            if stage._pruner is not None and k == 0 and not self.gold_entities:
+            if stage.pruner is not None and k == 0 and not self.gold_entities:
                 values = self._pruner_metrics[k].get_metric(reset)
                 for key in ("p", "r", "f1"):
                     metrics[f"s{k + 1}_pruner_{key}"] = values[f"ent_i_{key}"]

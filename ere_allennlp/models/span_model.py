@@ -1,4 +1,5 @@
-"""The ten span-based modules of the paper (Table 1) as one model family."""
+"""The model family of the paper's ten span-based modules (Table 1): `SpanModel`. Each module is a
+subclass in ``ere_allennlp/models/modules/`` that fixes its heads."""
 import logging
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -17,9 +18,11 @@ from ere_allennlp.common import NULL_LABEL, Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
 from ere_allennlp.models.heads import Head
+from ere_allennlp.models.span_encoding import SpanEncoding
 from ere_allennlp.modules.high_order_inference import HighOrderInference
 from ere_allennlp.modules.ternary_scorer import FactorisedTernaryScorer
-from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
+from ere_allennlp.allennlp_internals import feedforward_after_first_linear, first_linear
+from ere_allennlp.nn_util import scatter_real
 
 logger = logging.getLogger(__name__)
 
@@ -37,57 +40,23 @@ class StagePrediction(NamedTuple):
     entities: Optional[List[List[Tuple[Entity, float]]]]  # None: the module has no entity head
     relations: Optional[List[List[Tuple[Relation, float]]]]  # None: no relation head
 
+
+class StageScores(NamedTuple):
+    """One pass of a module over candidate spans (`SpanModel.score`): what training and a
+    pipeline stage both start from."""
+
+    spans: torch.LongTensor  # [B, m, 2] the spans scored (the pruner's top-K, if it ran); -1 padding
+    span_mask: torch.BoolTensor  # [B, m]
+    pair_mask: torch.BoolTensor  # [B, m, m] the ordered pairs scored
+    entity_lp: Optional[torch.Tensor]  # [B, m, E] log-probabilities, None without an entity head
+    relation_lp: Optional[torch.Tensor]  # [B, m, m, R], None without a relation head
+    span_labels: Optional[torch.LongTensor]  # [B, m] gold labels of `spans` (training)
+    relation_targets: Optional[torch.LongTensor]  # [B, m, m] gold head labels of the pairs (training)
+    pruner_loss: Optional[torch.Tensor]  # the in-run pruner's loss (training), else None
+    encoding: SpanEncoding
+
+
 RELATION_KEYS = ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
-
-
-class SpanEncoding:
-    """A batch's token vectors and candidate spans. The span vectors b_i = [x_START; x_END; w_i]
-    (`vectors`, from the EndpointSpanExtractor) are built on first use. A linear layer of b on the
-    real spans (`real_linear`) is taken, when there are more real spans than real tokens (all spans
-    up to L: ~9 per token with L = 12), as W_start x_START + W_end x_END + (W_width w + bias): the
-    tokens are projected once and each span adds two rows and its width's row, so neither b nor
-    its (2D + w)-sized products are computed span by span. Both ways give the same values.
-
-    x [B, n, D], spans [B, m, 2] (padding clamped to 0), token_mask [B, n], span_mask [B, m].
-    """
-
-    def __init__(
-        self,
-        extractor: EndpointSpanExtractor,
-        x: torch.Tensor,
-        spans: torch.LongTensor,
-        token_mask: torch.Tensor,
-        span_mask: torch.Tensor,
-    ) -> None:
-        self.extractor = extractor
-        self.x = x
-        self.spans = spans
-        self.token_mask = token_mask
-        self.span_mask = span_mask
-        self._vectors: Optional[torch.Tensor] = None
-
-    @property
-    def vectors(self) -> torch.Tensor:
-        """b [B, m, 2D + w], zero for padding spans."""
-        if self._vectors is None:
-            self._vectors = self.extractor(self.x, self.spans, self.token_mask, self.span_mask)
-        return self._vectors
-
-    def real_linear(self, layer: torch.nn.Linear) -> torch.Tensor:
-        """layer(b) of the real spans, in row-major order of span_mask: [N, out_features]."""
-        real = self.span_mask.nonzero(as_tuple=True)  # N real spans: (sentence, position)
-        if real[0].numel() <= int(self.token_mask.sum()):
-            return layer(self.vectors[real])  # [N, out]
-        batch_size, num_tokens, dim = self.x.shape
-        starts, ends = self.spans[..., 0][real], self.spans[..., 1][real]  # [N] each
-        offset = real[0] * num_tokens  # [N]
-        tokens = self.x.reshape(batch_size * num_tokens, dim)  # [B*n, D]
-        weight = layer.weight  # [out, 2D + w]
-        start_part = F.linear(tokens, weight[:, :dim]).index_select(0, offset + starts)  # [N, out]
-        end_part = F.linear(tokens, weight[:, dim : 2 * dim]).index_select(0, offset + ends)  # [N, out]
-        widths = self.extractor._span_width_embedding.weight  # [L, w]
-        width_part = F.linear(widths, weight[:, 2 * dim :], layer.bias).index_select(0, ends - starts)  # [N, out]
-        return start_part + end_part + width_part
 
 
 class SpanModel(ArchivePathsMixin, Model):
@@ -96,60 +65,83 @@ class SpanModel(ArchivePathsMixin, Model):
     ternary scores f_ij = (h_i o t_j) W_t with mean-field inference.
 
     Subclasses fix what is predicted (``ENTITY_HEAD``, ``RELATION_HEAD``: ``identify``,
-    ``classify``, ``classify_null`` or None). Config keys:
-    - ``embedder``: a TextFieldEmbedder, normally ``pretrained_transformer_mismatched`` with
-      ``sub_token_mode: "first"`` (the first sub-token of each word, as in the paper).
-    - ``max_span_width``: L; the width embedding has L entries.
-    - ``span_width_dim`` (150), ``span_hidden_dim`` (MLP_span, 200), ``relation_hidden_dim``
-      (MLP_rel, 400), ``dropout`` (0.1).
-    - ``inference``: a ``HighOrderInference`` (``{"type": "mean_field", "iterations": 3}``) for
-      the cross-task modules; without it a module with both heads is first-order (NerRe*).
-    - ``ternary_dim``: dt of the ternary scorer (200).
-    - ``symmetric_relations``: relation labels scored without direction by ``ere_f1``.
-    - ``pruner``: a ``span_pruner`` (NerRi, NerRe): the module then reads all spans up to L and
-      keeps the pruner's top-K per sentence. ``{"type": "from_archive", "archive_file": ...}``
-      with ``train_pruner: false`` (the paper: a pruner trained before, frozen), or a fresh
-      ``span_pruner`` with ``train_pruner: true`` (trained in the same run, its own encoder and
-      loss; the spans it keeps are not differentiated through). The ``portable_archive`` trainer
-      callback replaces the ``from_archive`` entry of the saved config by the pruner's own config
-      (its weights are in this module's state dict), so the archive loads without the pruner's.
+    ``classify``, ``classify_null`` or None) and their name (``MODULE``).
 
     Loss: summed cross-entropy over candidate spans and ordered pairs i != j, on
     P = softmax(g) (first order) or P = Q (mean field). Outputs ``predicted_ner`` and
     ``predicted_relations`` per sentence (sentence-local offsets, label, probability).
 
-    Options that are **not the paper's** (their defaults are the paper's; each is measured on
-    SciERC dev in ``docs/joint_learning.md``):
+    # Parameters
 
-    - ``loss_normalisation``: ``"sum"`` (the paper, Section 2.4) or ``"mean"``: the entity loss
-      averaged over the batch's scored spans and the relation loss over its scored pairs (as
-      HGERE does), so that the ~K^2 pairs of a pruned module do not outweigh its K spans.
-    - ``relation_loss_weight`` (1.0): a factor on the relation loss.
-    - ``null_relation_weight`` (1.0): a factor on the loss of the pairs whose gold label is null
-      (of a relation head with a null label), against the imbalance of ~K^2 candidate pairs of which
-      ~1 % are related (SpERT samples 100 negative pairs per sentence instead).
-    - ``ternary_null_labels``: which null labels take part in the ternary scores f_ij(a, b, r).
-      ``"both"`` (the paper: f_ij covers every label); ``"relation"``: the null entity label's
-      ternary scores are fixed at zero (CRFIE leaves the entity null label out of mean-field
-      inference); ``"none"``: the null relation label's too, so that only real entities and
-      relations exchange messages (Wang & Tu's second-order parsers send messages only from edges
-      that exist). Identification heads' "absent" labels are always fixed at zero.
-    - ``relation_mention_scores`` (false): add both spans' mention scores (the log-odds of being an
-      entity, from the entity head) to every non-null relation logit, as DyGIE++ adds its mention
-      scores (a module with a null entity label and a null relation label: NerRe, NerRe*).
-    - ``ternary_init_std`` (0.01): the standard deviation of the ternary weight W_t at
-      initialisation (the paper does not say).
+    vocab : `Vocabulary`
+        With the ``entity_labels`` and ``relation_labels`` namespaces of the ``ere_json`` reader.
+    embedder : `TextFieldEmbedder`
+        Normally ``pretrained_transformer_mismatched`` with ``sub_token_mode: "first"`` (the first
+        sub-token of each word, as in the paper).
+    max_span_width : `int`
+        L; the width embedding has L entries.
+    span_width_dim : `int`, optional (default = `150`)
+    span_hidden_dim : `int`, optional (default = `200`)
+        MLP_span.
+    relation_hidden_dim : `int`, optional (default = `400`)
+        MLP_rel.
+    dropout : `float`, optional (default = `0.1`)
+    inference : `HighOrderInference`, optional (default = `None`)
+        ``{"type": "mean_field", "iterations": 3}`` for the cross-task modules; without it a module
+        with both heads is first-order (NerRe*).
+    ternary_dim : `int`, optional (default = `200`)
+        d_t of the ternary scorer.
+    symmetric_relations : `List[str]`, optional (default = `None`)
+        Relation labels scored without direction by ``ere_f1``.
+    pruner : `Model`, optional (default = `None`)
+        A ``span_pruner`` (NerRi, NerRe): the module then reads all spans up to L and keeps the
+        pruner's top-K per sentence. ``{"type": "from_archive", "archive_file": ...}`` with
+        ``train_pruner: false`` (the paper: a pruner trained before, frozen), or a fresh
+        ``span_pruner`` with ``train_pruner: true`` (trained in the same run, its own encoder and
+        loss; the spans it keeps are not differentiated through). The ``portable_archive`` trainer
+        callback replaces the ``from_archive`` entry of the saved config by the pruner's own config
+        (its weights are in this module's state dict), so the archive loads without the pruner's.
+    train_pruner : `bool`, optional (default = `False`)
+    loss_normalisation : `str`, optional (default = `"sum"`)
+        **Not the paper's** when ``"mean"``: the entity loss averaged over the batch's scored spans
+        and the relation loss over its scored pairs (as HGERE does), so that the ~K^2 pairs of a
+        pruned module do not outweigh its K spans. ``"sum"`` is the paper's (Section 2.4).
+    relation_loss_weight : `float`, optional (default = `1.0`)
+        **Not the paper's** unless 1: a factor on the relation loss.
+    null_relation_weight : `float`, optional (default = `1.0`)
+        **Not the paper's** unless 1: a factor on the loss of the pairs whose gold label is null (of
+        a relation head with a null label), against the imbalance of ~K^2 candidate pairs of which
+        ~1 % are related (SpERT samples 100 negative pairs per sentence instead).
+    ternary_null_labels : `str`, optional (default = `"both"`)
+        Which null labels take part in the ternary scores f_ij(a, b, r). ``"both"`` (the paper:
+        f_ij covers every label); **not the paper's**: ``"relation"``, the null entity label's
+        ternary scores fixed at zero (CRFIE leaves the entity null label out of mean-field
+        inference), and ``"none"``, the null relation label's too, so that only real entities and
+        relations exchange messages (Wang & Tu's second-order parsers send messages only from edges
+        that exist). Identification heads' "absent" labels are always fixed at zero.
+    ternary_init_std : `float`, optional (default = `0.01`)
+        The standard deviation of the ternary weight W_t at initialisation (the paper does not say).
+    relation_mention_scores : `bool`, optional (default = `False`)
+        **Not the paper's** when true: add both spans' mention scores (the log-odds of being an
+        entity, from the entity head) to every non-null relation logit, as DyGIE++ adds its mention
+        scores (a module with a null entity label and a null relation label: NerRe, NerRe*).
+    cache_pruned_spans : `bool`, optional (default = `True`)
+        Not a departure (same outputs): a frozen pruner keeps the same top-K of a sentence every
+        epoch, so its choice is computed once per sentence and reused.
+    diagnostic_metrics : `bool`, optional (default = `False`)
+        Also report ``loss_ent`` / ``loss_rel`` (per sentence), ``pair_nonnull`` / ``pair_related``
+        (share of scored pairs predicted / gold non-null) and, with a pruner,
+        ``pruned_ent_ceiling`` / ``pruned_rel_ceiling`` (share of gold entities, and of gold
+        relations with both arguments, among the kept spans).
+    initializer : `InitializerApplicator`, optional
+    regularizer : `RegularizerApplicator`, optional
 
-    Not a departure (same outputs): ``cache_pruned_spans`` (true): a frozen pruner keeps the same
-    top-K of a sentence every epoch, so its choice is computed once per sentence and reused.
-    ``diagnostic_metrics`` (false): also report ``loss_ent`` / ``loss_rel`` (per sentence),
-    ``pair_nonnull`` / ``pair_related`` (share of scored pairs predicted / gold non-null) and, with a pruner,
-    ``pruned_ent_ceiling`` / ``pruned_rel_ceiling`` (share of gold entities, and of gold relations
-    with both arguments, among the kept spans).
+    Each option that is not the paper's is measured on SciERC dev in ``docs/joint_learning.md``.
     """
 
     ENTITY_HEAD: Optional[str] = None
     RELATION_HEAD: Optional[str] = None
+    MODULE: str = ""  # the module's name (Table 1, the configs' and the registry's): "ner", "nerre", ...
 
     def __init__(
         self,
@@ -260,8 +252,38 @@ class SpanModel(ArchivePathsMixin, Model):
         if initializer is not None:
             initializer(self)
 
+    # ---------------------------------------------------------------- what a stage is
+    @property
+    def module_name(self) -> str:
+        """The module's name: ``ei`` ... ``nerre`` (registered under it; the configs use it)."""
+        return self.MODULE
+
+    @property
+    def predicts_entities(self) -> bool:
+        return self.entity_head is not None
+
+    @property
+    def predicts_relations(self) -> bool:
+        return self.relation_head is not None
+
+    @property
+    def pruner(self) -> Optional[Model]:
+        """The span pruner whose top-K spans the module reads (NerRi, NerRe), else None."""
+        return self._pruner
+
+    @property
+    def can_start_chain(self) -> bool:
+        """Whether the module finds entities among all spans up to L (Ei, Ner, NerRi, NerRe), so
+        that an approach can start with it; Ec and EcRi/EcRe need given entity spans."""
+        return self.entity_head is not None and self.entity_head.kind in ("identify", "classify_null")
+
+    @property
+    def needs_related_pairs(self) -> bool:
+        """Whether the module only labels pairs an upstream stage found related (Rc)."""
+        return self.entity_head is None and self.relation_head is not None and self.relation_head.kind == "classify"
+
     # ---------------------------------------------------------------- scoring
-    def encode_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> "SpanEncoding":
+    def encode_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> SpanEncoding:
         """tokens, spans [B, m, 2] (-1 = padding) -> the batch's `SpanEncoding` (token vectors, spans, masks)."""
         x = self._embedder(tokens)  # [B, n, D]
         token_mask = util.get_text_field_mask(tokens)  # [B, n]
@@ -282,7 +304,7 @@ class SpanModel(ArchivePathsMixin, Model):
         entity_logits = relation_logits = None
         if self.entity_head is not None:
             # MLP and scorer on the real spans only: [N, H] first layer -> [B, m, dent]
-            hidden = encoding.real_linear(self._span_mlp._linear_layers[0])  # [N, span_hidden_dim]
+            hidden = encoding.real_linear(first_linear(self._span_mlp))  # [N, span_hidden_dim]
             scores = self._entity_scorer(feedforward_after_first_linear(self._span_mlp, hidden))  # [N, dent]
             entity_logits = self.entity_head.logits(scatter_real(scores, span_mask))  # [B, m, dent]
         if self.relation_head is not None:
@@ -346,6 +368,50 @@ class SpanModel(ArchivePathsMixin, Model):
             out[k].append((relation, p))
         return out
 
+    def score(
+        self,
+        tokens: TextFieldTensors,
+        spans: torch.LongTensor,
+        pair_mask: Optional[torch.BoolTensor] = None,
+        use_pruner: bool = True,
+        span_labels: Optional[torch.LongTensor] = None,
+        relation_labels: Optional[torch.LongTensor] = None,
+        metadata: Optional[List[Dict[str, Any]]] = None,
+    ) -> StageScores:
+        """The one code path of a module: prune (a module with a pruner, unless `use_pruner` is
+        False: its candidates then come from an upstream stage, as in Ei-NerRe) -> encode the
+        spans [B, m, 2] -> the pairs to score (all ordered pairs i != j, within `pair_mask` [B, m, m]
+        if given; with gold `relation_labels`, Rc scores only the related ones) -> infer (first
+        order or mean field). `forward` adds the loss and the metrics, `predict` decodes."""
+        pruner_loss = None
+        if self._pruner is not None and use_pruner:
+            spans, span_labels, relation_labels, pruner_loss = self.prune(tokens, spans, span_labels, relation_labels, metadata)
+        encoding = self.encode_spans(tokens, spans)
+        span_mask = encoding.span_mask  # [B, m]
+        default = self.default_pair_mask(span_mask)  # [B, m, m]
+        pair_mask = default if pair_mask is None else pair_mask & default
+        relation_targets = None
+        if relation_labels is not None and self.relation_head is not None:
+            relation_targets = self.relation_head.targets(relation_labels)  # [B, m, m]
+            if self.relation_head.null_index is None:
+                # Rc scores only the pairs it is given: the related ones.
+                pair_mask = pair_mask & (relation_targets >= 0)
+            else:
+                # A pair the reader did not list holds no relation.
+                relation_targets = relation_targets.masked_fill(relation_targets < 0, self.relation_head.null_index)
+        entity_lp, relation_lp = self.infer(encoding, pair_mask)
+        return StageScores(spans, span_mask, pair_mask, entity_lp, relation_lp, span_labels, relation_targets,
+                           pruner_loss, encoding)
+
+    def decode(self, scores: StageScores) -> Tuple[Optional[List[List[Tuple[Entity, float]]]], Optional[List[List[Tuple[Relation, float]]]]]:
+        """Entities and relations with probabilities per sentence, None for a task the module lacks."""
+        entities = relations = None
+        if scores.entity_lp is not None:
+            entities = self.decode_entities(scores.entity_lp, scores.spans, scores.span_mask)
+        if scores.relation_lp is not None:
+            relations = self.decode_relations(scores.relation_lp, scores.spans, scores.pair_mask)
+        return entities, relations
+
     def predict(
         self,
         tokens: TextFieldTensors,
@@ -354,18 +420,11 @@ class SpanModel(ArchivePathsMixin, Model):
         use_pruner: bool = True,
     ) -> StagePrediction:
         """Decodes candidate `spans` [B, m, 2] (and `pair_mask` [B, m, m]) for a pipeline stage:
-        entities and relations with probabilities, or None for a task the module lacks. A module
-        with a pruner first keeps the pruner's top-K of `spans` unless `use_pruner` is False
-        (its candidates then come from an upstream stage, as in Ei-NerRe)."""
-        if self._pruner is not None and use_pruner:
-            spans = self.prune(tokens, spans)[0]
-        encoding = self.encode_spans(tokens, spans)
-        span_mask = encoding.span_mask  # [B, m]
-        pair_mask = self.default_pair_mask(span_mask) if pair_mask is None else pair_mask & self.default_pair_mask(span_mask)
-        entity_lp, relation_lp = self.infer(encoding, pair_mask)
-        entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
-        relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
-        candidates = [[tuple(span) for span, real in zip(s, m) if real] for s, m in zip(spans.tolist(), span_mask.tolist())]
+        entities and relations with probabilities, or None for a task the module lacks (`score`)."""
+        scores = self.score(tokens, spans, pair_mask, use_pruner)
+        entities, relations = self.decode(scores)
+        candidates = [[tuple(span) for span, real in zip(s, m) if real]
+                      for s, m in zip(scores.spans.tolist(), scores.span_mask.tolist())]
         return StagePrediction(candidates, entities, relations)
 
     # ---------------------------------------------------------------- training
@@ -454,28 +513,14 @@ class SpanModel(ArchivePathsMixin, Model):
         span_labels: Optional[torch.LongTensor] = None,
         relation_labels: Optional[torch.LongTensor] = None,
     ) -> Dict[str, Any]:
-        loss = None
-        if self._pruner is not None:
-            spans, span_labels, relation_labels, loss = self.prune(tokens, spans, span_labels, relation_labels, metadata)
-        encoding = self.encode_spans(tokens, spans)
-        span_mask = encoding.span_mask  # [B, m]
-        pair_mask = self.default_pair_mask(span_mask)  # [B, m, m]
-        relation_targets = None
-        if relation_labels is not None and self.relation_head is not None:
-            relation_targets = self.relation_head.targets(relation_labels)  # [B, m, m]
-            if self.relation_head.null_index is None:
-                # Rc scores only the pairs it is given: the related ones.
-                pair_mask = pair_mask & (relation_targets >= 0)
-            else:
-                # A pair the reader did not list holds no relation.
-                relation_targets = relation_targets.masked_fill(relation_targets < 0, self.relation_head.null_index)
-        entity_lp, relation_lp = self.infer(encoding, pair_mask)
-
+        scores = self.score(tokens, spans, None, True, span_labels, relation_labels, metadata)
+        spans, span_mask, pair_mask = scores.spans, scores.span_mask, scores.pair_mask
+        entity_lp, relation_lp, relation_targets = scores.entity_lp, scores.relation_lp, scores.relation_targets
         output: Dict[str, Any] = {}
         if span_labels is not None or relation_labels is not None:
-            loss = encoding.x.new_zeros(()) if loss is None else loss
-            if span_labels is not None and entity_lp is not None and self.entity_head is not None:
-                targets = self.entity_head.targets(span_labels).masked_fill(~span_mask, -1)  # [B, m]
+            loss = scores.encoding.x.new_zeros(()) if scores.pruner_loss is None else scores.pruner_loss
+            if scores.span_labels is not None and entity_lp is not None and self.entity_head is not None:
+                targets = self.entity_head.targets(scores.span_labels).masked_fill(~span_mask, -1)  # [B, m]
                 loss = loss + self._loss_part("loss_ent", entity_lp.flatten(0, 1), targets.flatten(), len(metadata))
             if relation_targets is not None and relation_lp is not None:
                 targets = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
@@ -486,8 +531,9 @@ class SpanModel(ArchivePathsMixin, Model):
                 loss = loss + self.relation_loss_weight * relation_loss
             output["loss"] = loss
 
-        entities = self.decode_entities(entity_lp, spans, span_mask) if entity_lp is not None else None
-        relations = self.decode_relations(relation_lp, spans, pair_mask) if relation_lp is not None else None
+        # Decoded here, not in make_output_human_readable: the metrics below need the decoded
+        # entities and relations of every batch, so decoding later would do it twice.
+        entities, relations = self.decode(scores)
         output.update(decoded_output(metadata, entities, relations))
         if self._diagnostics is not None and all(meta.get("has_gold") for meta in metadata):
             if relations is not None:
@@ -551,78 +597,3 @@ class SpanModel(ArchivePathsMixin, Model):
         return metrics
 
     default_predictor = "ere"
-
-
-@Model.register("ei")
-class Ei(SpanModel):
-    """Entity identification: one score per span, absent fixed at 0."""
-
-    ENTITY_HEAD = "identify"
-
-
-@Model.register("ec")
-class Ec(SpanModel):
-    """Entity classification over the gold entity types (no null)."""
-
-    ENTITY_HEAD = "classify"
-
-
-@Model.register("ner")
-class Ner(SpanModel):
-    """Named entity recognition: entity types plus a learned null label."""
-
-    ENTITY_HEAD = "classify_null"
-
-
-@Model.register("ri")
-class Ri(SpanModel):
-    """Relation identification over ordered span pairs, absent fixed at 0."""
-
-    RELATION_HEAD = "identify"
-
-
-@Model.register("rc")
-class Rc(SpanModel):
-    """Relation classification of given related pairs (no null)."""
-
-    RELATION_HEAD = "classify"
-
-
-@Model.register("re")
-class Re(SpanModel):
-    """Relation extraction: relation types plus a learned null label."""
-
-    RELATION_HEAD = "classify_null"
-
-
-@Model.register("ec_ri")
-class EcRi(SpanModel):
-    """Cross-task: entity classification and relation identification."""
-
-    ENTITY_HEAD = "classify"
-    RELATION_HEAD = "identify"
-
-
-@Model.register("ner_ri")
-class NerRi(SpanModel):
-    """Cross-task: NER and relation identification (on pruned spans)."""
-
-    ENTITY_HEAD = "classify_null"
-    RELATION_HEAD = "identify"
-
-
-@Model.register("ec_re")
-class EcRe(SpanModel):
-    """Cross-task: entity classification and relation extraction."""
-
-    ENTITY_HEAD = "classify"
-    RELATION_HEAD = "classify_null"
-
-
-@Model.register("ner_re")
-class NerRe(SpanModel):
-    """Cross-task: NER and relation extraction (on pruned spans). Without ``inference`` it is
-    the paper's NerRe* (shared encoder, first-order inference)."""
-
-    ENTITY_HEAD = "classify_null"
-    RELATION_HEAD = "classify_null"

@@ -15,7 +15,8 @@ from overrides import overrides
 from ere_allennlp.archival import ArchivePathsMixin
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
-from ere_allennlp.nn_util import feedforward_after_first_linear, scatter_real
+from ere_allennlp.allennlp_internals import feedforward_after_first_linear, first_linear, tensor_version
+from ere_allennlp.nn_util import scatter_real
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
 
 logger = logging.getLogger(__name__)
@@ -33,14 +34,28 @@ class SpanPruner(ArchivePathsMixin, Model):
 
     Other models use it through `score_spans`, `select` and `prune`.
 
-    Config keys:
-    - ``embedder``: a TextFieldEmbedder, normally ``pretrained_transformer_mismatched`` with
-      ``sub_token_mode: "first"``.
-    - ``biaffine_dim``: d_biaf (768); ``biaffine_projection_dim``: project tokens to this size
-      before the bi-affine product (None: none, W is [D+1, d_biaf, D+1]); ``hidden_dim``: d_cat, the MLP size (768); ``dropout`` (0.1),
-      on the token vectors and in the MLP.
-    - ``ratio``: alpha (0.5); ``min_spans``: ml (3); ``max_spans``: mu (18).
-    - ``initializer``, ``regularizer``.
+    # Parameters
+
+    vocab : `Vocabulary`
+    embedder : `TextFieldEmbedder`
+        Normally ``pretrained_transformer_mismatched`` with ``sub_token_mode: "first"``.
+    biaffine_dim : `int`, optional (default = `768`)
+        d_biaf.
+    biaffine_projection_dim : `int`, optional (default = `None`)
+        Project the tokens to this size before the bi-affine product (None: no projection, W is
+        [D+1, d_biaf, D+1]). Not in the paper; the shipped configs use 128.
+    hidden_dim : `int`, optional (default = `768`)
+        d_cat, the MLP size.
+    dropout : `float`, optional (default = `0.1`)
+        On the token vectors and in the MLP.
+    ratio : `float`, optional (default = `0.5`)
+        alpha.
+    min_spans : `int`, optional (default = `3`)
+        ml.
+    max_spans : `int`, optional (default = `18`)
+        mu.
+    initializer : `InitializerApplicator`, optional
+    regularizer : `RegularizerApplicator`, optional
 
     Outputs ``predicted_ner`` per sentence (kept spans ``[start, end, None, probability]``,
     sentence-local, by position) and the metrics ``pruner_p``, ``pruner_r``, ``pruner_f1``
@@ -113,14 +128,14 @@ class SpanPruner(ArchivePathsMixin, Model):
         else:
             h_b = self._biaffine(flat_x, flat_spans, flat_mask)  # [1, N, biaffine_dim]
             h_a = self._attentive(flat_x, flat_spans, flat_mask)  # [1, N, D]
-            hidden = self._span_mlp._linear_layers[0](torch.cat([h_b, h_a], dim=-1))  # [1, N, hidden_dim]
+            hidden = first_linear(self._span_mlp)(torch.cat([h_b, h_a], dim=-1))  # [1, N, hidden_dim]
         real_scores = self._scorer(feedforward_after_first_linear(self._span_mlp, hidden)).view(-1, 1)  # [N, 1]
         return scatter_real(real_scores, span_mask).squeeze(-1), span_mask  # [B, M]
 
     def _can_fold(self) -> bool:
         """Whether the first MLP layer may be folded into the extractors: in eval mode, and only when
         no gradient is asked for the weights (the folded weight is computed once, detached)."""
-        first = self._span_mlp._linear_layers[0]
+        first = first_linear(self._span_mlp)
         wants_grad = torch.is_grad_enabled() and (first.weight.requires_grad or self._biaffine.weight.requires_grad)
         return not self.training and not wants_grad
 
@@ -134,9 +149,10 @@ class SpanPruner(ArchivePathsMixin, Model):
         product with W1_b (d_biaf * hidden per span, ~9 spans per token with L = 12) is not
         computed. x [1, T, D], spans [1, N, 2], token_mask [1, T] -> [1, N, hidden_dim].
         """
-        first = self._span_mlp._linear_layers[0]
+        first = first_linear(self._span_mlp)
         biaffine_dim = self._biaffine.get_output_dim()
-        key = (first.weight.data_ptr(), first.weight._version, self._biaffine.weight.data_ptr(), self._biaffine.weight._version)
+        key = (first.weight.data_ptr(), tensor_version(first.weight), self._biaffine.weight.data_ptr(),
+               tensor_version(self._biaffine.weight))
         if self._folded is None or self._folded[0] != key:
             with torch.inference_mode(False), torch.no_grad():
                 self._folded = (key, self._biaffine.fold(first.weight[:, :biaffine_dim]))

@@ -93,18 +93,18 @@ class HighOrderInference(torch.nn.Module, Registrable):
 class MeanFieldInference(HighOrderInference):
     """Synchronous mean-field variational inference (see the module docstring).
 
-    Parameters
-    ----------
-    iterations : ``int``, optional (default = ``3``)
+    # Parameters
+
+    iterations : `int`, optional (default = `3`)
         Number of mean-field updates; ``0`` is first-order inference.
-    max_dense_elements : ``int``, optional (default = ``2**26``)
+    max_dense_elements : `int`, optional (default = `2**26`)
         With ``force=None`` the dense path is used when ``f`` would have at most this many elements
         (``B*m*m*E*E*R``; 2**26 float32 elements are 256 MB), the factorised path otherwise. Measured
         on a CPU (``docs/benchmarks.md``): with d_t = 200 the dense path was faster and smaller up to
         B = 20, m = 64, E = 7, R = 8 (3.3e7 elements); the factorised path is for larger m.
-    force : ``str``, optional (default = ``None``)
+    force : `str`, optional (default = `None`)
         ``"dense"`` or ``"factorised"`` to always use that path.
-    update_order : ``str``, optional (default = ``"synchronous"``)
+    update_order : `str`, optional (default = `"synchronous"`)
         ``"synchronous"``: every message of an iteration from the previous iteration's Q.
         ``"sequential"``: the paper's Section 2.3 as written, spans first, then ``F_ij`` from the new
         ``Q_i`` and the previous ``Q_j`` (see the module docstring).

@@ -69,21 +69,21 @@ class TernaryScorer(torch.nn.Module, Registrable):
 class FactorisedTernaryScorer(TernaryScorer):
     """``f_ij(a, b, r) = sum_k (Linear_head(x_i) o Linear_tail(x_j))[k] * W[k, a, b, r]``.
 
-    Parameters
-    ----------
-    input_dim : ``int``
+    # Parameters
+
+    input_dim : `int`
         Size ``D`` of the span vectors.
-    num_entity_labels : ``int``
+    num_entity_labels : `int`
         ``E``, the number of entity labels scored by the entity head (including a fixed "absent" label).
-    num_relation_labels : ``int``
+    num_relation_labels : `int`
         ``R``, the number of relation labels scored by the relation head (including a fixed "absent" label).
-    hidden_dim : ``int``, optional (default = ``200``)
+    hidden_dim : `int`, optional (default = `200`)
         ``dt``, the size of the head/tail projections.
-    fixed_entity_labels : ``Sequence[int]``, optional (default = ``()``)
+    fixed_entity_labels : `Sequence[int]`, optional (default = `()`)
         Entity label indices whose ternary scores are fixed to zero.
-    fixed_relation_labels : ``Sequence[int]``, optional (default = ``()``)
+    fixed_relation_labels : `Sequence[int]`, optional (default = `()`)
         Relation label indices whose ternary scores are fixed to zero.
-    init_std : ``float``, optional (default = ``0.01``)
+    init_std : `float`, optional (default = `0.01`)
         Standard deviation of the normal initialisation of the weight tensor (small, so that the
         first mean-field messages are small; the paper does not give it).
 

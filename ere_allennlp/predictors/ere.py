@@ -10,6 +10,8 @@ from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 from overrides import overrides
 
+from ere_allennlp.predictors import atomic_output
+from ere_allennlp.common import shifted_predictions
 from ere_allennlp.dataset_readers.ere_json import Document, EreDataError, EreJsonReader, parse_document
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,16 @@ class ErePredictor(Predictor):
     batch, and the field. With ``skip_bad_documents`` (``--predictor-args
     '{"skip_bad_documents": true}'``) it yields ``{"doc_key": ..., "error": message}`` instead,
     and a warning reports how many documents were skipped so far.
+
+    # Parameters
+
+    model : `Model`
+        A module or an approach (``ere_approach``).
+    dataset_reader : `DatasetReader`
+        The archive's ``ere_json`` reader.
+    frozen : `bool`, optional (default = `True`)
+    skip_bad_documents : `bool`, optional (default = `False`)
+        Yield an error record for a bad document instead of stopping (see above).
     """
 
     def __init__(
@@ -61,9 +73,12 @@ class ErePredictor(Predictor):
             raise ConfigurationError("the 'ere' predictor needs the 'ere_json' dataset reader")
         self.skip_bad_documents = skip_bad_documents
         self.skipped_documents = 0
-        # Set by `allennlp predict` (ere_allennlp/commands/atomic_predict.py) before each
+        # Set by `allennlp predict` (ere_allennlp/predictors/atomic_output.py) before each
         # `load_line`: ``file:line`` of that line.
         self.input_location: Optional[str] = None
+        # `allennlp predict` builds the predictor before its _PredictManager: from here on, a
+        # manager running this predictor writes --output-file atomically (other predictors' not).
+        atomic_output.install()
 
     @staticmethod
     def to_document(inputs: JsonDict, where: str = "<input>") -> Document:
@@ -126,12 +141,9 @@ class ErePredictor(Predictor):
             document = documents[n]
             assert document is not None
             k = output["sentence_index"]
-            start = document.offsets[k]
-            results[n]["predicted_ner"][k] = [[s + start, e + start, label, p] for s, e, label, p in output["predicted_ner"]]
-            results[n]["predicted_relations"][k] = [
-                [hs + start, he + start, ts + start, te + start, label, p]
-                for hs, he, ts, te, label, p in output["predicted_relations"]
-            ]
+            results[n]["predicted_ner"][k], results[n]["predicted_relations"][k] = shifted_predictions(
+                output, document.offsets[k]
+            )
         return sanitize(results)
 
     @staticmethod
@@ -172,11 +184,8 @@ class ErePredictor(Predictor):
     def dump_line(self, outputs: JsonDict) -> str:
         if "sentence_start" in outputs and "sentences" not in outputs:
             # One sentence (``--use-dataset-reader``): report document offsets as well.
-            start = outputs["sentence_start"] or 0
             outputs = dict(outputs)
-            outputs["predicted_ner"] = [[s + start, e + start, *rest] for s, e, *rest in outputs["predicted_ner"]]
-            outputs["predicted_relations"] = [
-                [hs + start, he + start, ts + start, te + start, *rest]
-                for hs, he, ts, te, *rest in outputs["predicted_relations"]
-            ]
+            outputs["predicted_ner"], outputs["predicted_relations"] = shifted_predictions(
+                outputs, outputs["sentence_start"] or 0
+            )
         return json.dumps(outputs) + "\n"

@@ -10,20 +10,19 @@ finished run, so a study that stops (Ctrl-C, a crash, a full disk) continues whe
     OUT/seed_<s>/approaches/<name>/predictions_<split>.jsonl  document-level predictions, the
                                                      format of ``allennlp predict`` / ``ere-compare``
 
-Modules are trained through the repository's ``training_configs/<dataset>_<module>.jsonnet`` with
-the ``ERE_*`` environment variables set from the study's settings. The pruner is trained once per
-seed and NerRi / NerRe / NerRe* load it (``ERE_PRUNER``) instead of training their own.
+Modules are trained through the shipped ``training_configs/<dataset>_<module>.jsonnet`` read with
+the study's settings (``ere_allennlp.configs``; the environment is neither read nor changed). The
+pruner is trained once per seed and NerRi / NerRe / NerRe* load it (setting ``pruner``) instead of
+training their own. The approaches and modules come from the configs' tables.
 """
-import contextlib
 import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence
 
-import torch
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import sanitize
@@ -32,133 +31,15 @@ from allennlp.data.data_loaders import MultiProcessDataLoader
 from allennlp.training.util import evaluate as allennlp_evaluate
 from tqdm import tqdm
 
-from ere_allennlp import archival
+from ere_allennlp import archival, configs
 from ere_allennlp.atomic import atomic_json, atomic_path
-from ere_allennlp.dataset_readers.ere_json import read_documents
+from ere_allennlp.study.predictions import predict_documents
+from ere_allennlp.study.settings import (  # noqa: F401  (re-exported: the study's public names)
+    RUN_SETTING_DEFAULTS, RUN_SETTINGS, SPAN_MODULES, SPLITS, StudyError, StudySettings,
+)
 from ere_allennlp.study.significance import document_counts, micro_metrics
 
 logger = logging.getLogger(__name__)
-
-# The paper's approaches (Table 1) and analysis variants (Tables 3, 5, 6) -> their modules, as in
-# training_configs/lib/approach.libsonnet.
-APPROACHES: Dict[str, List[str]] = {
-    "a1": ["ei", "ec", "ri", "rc"],
-    "a2": ["ei", "ec", "re"],
-    "a3": ["ner", "ri", "rc"],
-    "a4": ["ner", "re"],
-    "a5": ["ei", "ecri", "rc"],
-    "a6": ["ei", "ecre"],
-    "a7": ["nerri", "rc"],
-    "a8": ["nerre"],
-    "ei_nerre": ["ei", "nerre"],
-    "ei_nerre_star": ["ei", "nerre_star"],
-    "nerre_star": ["nerre_star"],
-    "gold_ri_rc": ["ri", "rc"],
-    "gold_re": ["re"],
-}
-# Table 4 compares these two as entity pruners (span P/R/F1 on every split).
-SPAN_MODULES = ("pruner", "ei")
-PRUNED_MODULES = ("nerri", "nerre", "nerre_star")
-# Training order: the pruner first (the pruned modules load it), then the paper's module order.
-MODULE_ORDER = ("pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star")
-SPLITS = ("train", "dev", "test")
-# Settings that change what a run computes: resuming a study with other values is refused.
-RUN_SETTINGS = ("dataset", "data_dir", "encoder", "epochs", "lr", "head_lr", "batch_size", "max_length",
-                "cuda_device", "eval_split", "module_overrides", "recipe")
-# Run settings added after studies were written: a study.json without them had this value.
-RUN_SETTING_DEFAULTS: Dict[str, Any] = {"recipe": ""}
-
-
-class StudyError(ValueError):
-    """A study cannot run as asked (unknown approach, missing data, an output folder of another study)."""
-
-
-@dataclass
-class StudySettings:
-    """What one study trains and evaluates. Empty strings keep the config's (the paper's) value."""
-
-    output_dir: str
-    dataset: str = "scierc"
-    data_dir: str = ""  # folder with train.json, dev.json (and test.json); "" = data/<dataset>
-    seeds: List[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
-    approaches: List[str] = field(default_factory=lambda: list(APPROACHES))
-    encoder: str = ""
-    epochs: str = ""
-    lr: str = ""
-    head_lr: str = ""
-    batch_size: int = 20
-    max_length: int = 512
-    cuda_device: int = -1
-    eval_split: str = "test"  # the split the approaches are evaluated on (the paper: test)
-    # {"<module>" or "*": {dotted.key: value}}: AllenNLP overrides of the module configs
-    module_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    config_dir: str = ""  # "" = the repository's training_configs/
-    trials: int = 10000  # permutation test trials
-    symmetric_relations: List[str] = field(default_factory=list)
-    # ERE_RECIPE: a named set of settings that are not the paper's (training_configs/lib/ere.libsonnet);
-    # "" = the paper's. --epochs / --lr / --head-lr still win over the recipe's values.
-    recipe: str = ""
-
-    def normalise(self) -> None:
-        """Local folders as absolute paths, so that a study resumed from elsewhere is the same study."""
-        if self.data_dir:
-            self.data_dir = os.path.abspath(self.data_dir)
-        if self.config_dir:
-            self.config_dir = os.path.abspath(self.config_dir)
-        if self.encoder and os.path.isdir(self.encoder):
-            self.encoder = os.path.abspath(self.encoder)
-
-    def validate(self) -> None:
-        unknown = [a for a in self.approaches if a not in APPROACHES]
-        if unknown:
-            raise StudyError(f"unknown approach(es) {unknown}; choose from {sorted(APPROACHES)}")
-        if not self.seeds:
-            raise StudyError("give at least one seed")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise StudyError(f"seeds repeat: {self.seeds}")
-        if self.eval_split not in SPLITS:
-            raise StudyError(f"eval_split must be one of {SPLITS}, got {self.eval_split!r}")
-        for split in ("train", "dev", self.eval_split):
-            if not os.path.isfile(self.split_path(split)):
-                raise StudyError(f"missing data file {self.split_path(split)} (--data-dir)")
-        unknown_modules = [m for m in self.module_overrides if m != "*" and m not in MODULE_ORDER]
-        if unknown_modules:
-            raise StudyError(f"module_overrides: unknown module(s) {unknown_modules}; choose from {MODULE_ORDER} or '*'")
-        if not os.path.isdir(self.configs()):
-            raise StudyError(f"no training configs in {self.configs()} (--config-dir)")
-        if self.recipe and self.recipe not in recipe_names(self.configs()):
-            raise StudyError(f"unknown recipe {self.recipe!r}; choose from {recipe_names(self.configs())} (--recipe)")
-
-    def data_folder(self) -> str:
-        return self.data_dir or os.path.join("data", self.dataset)
-
-    def split_path(self, split: str) -> str:
-        return os.path.join(self.data_folder(), f"{split}.json")
-
-    def configs(self) -> str:
-        return self.config_dir or str(Path(__file__).resolve().parents[2] / "training_configs")
-
-    def modules(self) -> List[str]:
-        """Every module the chosen approaches need, plus Table 4's pruner and Ei, in training order."""
-        needed = {m for a in self.approaches for m in APPROACHES[a]} | set(SPAN_MODULES)
-        return [m for m in MODULE_ORDER if m in needed]
-
-    def run_settings(self) -> Dict[str, Any]:
-        return {key: getattr(self, key) for key in RUN_SETTINGS}
-
-
-def recipe_names(config_dir: str) -> List[str]:
-    """The recipes defined in `config_dir`/lib/ere.libsonnet (ERE_RECIPE values)."""
-    import _jsonnet
-
-    library = os.path.join(config_dir, "lib", "ere.libsonnet")
-    if not os.path.isfile(library):
-        return []
-    snippet = 'std.objectFields((import "ere.libsonnet").recipes)'
-    ext_vars = {name: value for name, value in os.environ.items() if name.startswith("ERE_")}
-    ext_vars["ERE_RECIPE"] = ""
-    names = json.loads(_jsonnet.evaluate_snippet("recipes", snippet, jpathdir=[os.path.dirname(library)], ext_vars=ext_vars))
-    return [name for name in names if name]
 
 
 @dataclass
@@ -237,36 +118,6 @@ class Study:
                 )
         atomic_json(record, {"run_settings": current, "settings": asdict(self.settings)})
 
-    @contextlib.contextmanager
-    def environment(self, seed: int) -> Iterator[None]:
-        """The ERE_* variables the configs read (training_configs/lib/ere.libsonnet), for one seed."""
-        s = self.settings
-        values = {
-            "ERE_SEED": str(seed),
-            "ERE_RUNS": str(self.seed_dir(seed).resolve()),
-            "ERE_DATA_DIR": s.data_folder(),
-            "ERE_ENCODER": s.encoder,
-            "ERE_EPOCHS": s.epochs,
-            "ERE_LR": s.lr,
-            "ERE_HEAD_LR": s.head_lr,
-            "ERE_BATCH_SIZE": str(s.batch_size),
-            "ERE_MAX_LENGTH": str(s.max_length),
-            "ERE_CUDA_DEVICE": str(s.cuda_device),
-            "ERE_PRUNER": "",
-            "ERE_DISTRIBUTED": "",
-            "ERE_RECIPE": s.recipe,
-        }
-        saved = {name: os.environ.get(name) for name in values}
-        os.environ.update(values)
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-
     def run(self, progress: bool = True) -> List[Step]:
         """Runs every unfinished step; returns the steps it ran. Finished ones are reused."""
         self.check_output_dir()
@@ -283,13 +134,12 @@ class Study:
                 logger.info("ere-study run %d/%d (%s); %s", len(steps) - len(todo) + number + 1, len(steps), step,
                             _eta(took, todo[number:]))
                 started = time.time()
-                with self.environment(step.seed):
-                    if step.kind == "train":
-                        self.train(step.seed, step.name)
-                    elif step.kind == "spans":
-                        self.span_metrics(step.seed, step.name)
-                    else:
-                        self.evaluate(step.seed, step.name)
+                if step.kind == "train":
+                    self.train(step.seed, step.name)
+                elif step.kind == "spans":
+                    self.span_metrics(step.seed, step.name)
+                else:
+                    self.evaluate(step.seed, step.name)
                 took.setdefault(step.kind, []).append(time.time() - started)
                 logger.info("%s took %.1f s", step, took[step.kind][-1])
                 bar.update(1)
@@ -297,13 +147,17 @@ class Study:
             bar.close()
         return todo
 
-    def train(self, seed: int, module: str) -> None:
-        from allennlp.commands.train import train_model_from_file
+    def settings_of(self, seed: int, module: str = "") -> Dict[str, Any]:
+        """The settings the configs of `seed` are read with; a pruned `module` loads the seed's pruner."""
+        settings = self.settings.config_settings(seed, self.seed_dir(seed))
+        if module in configs.pruned_modules(self.settings.configs()):
+            settings["pruner"] = str((self.module_dir(seed, "pruner") / "model.tar.gz").resolve())
+        return settings
 
+    def train(self, seed: int, module: str) -> None:
         out = self.module_dir(seed, module)
-        config = os.path.join(self.settings.configs(), f"{self.settings.dataset}_{module}.jsonnet")
-        if module in PRUNED_MODULES:
-            os.environ["ERE_PRUNER"] = str((self.module_dir(seed, "pruner") / "model.tar.gz").resolve())
+        config = configs.module_config(self.settings.dataset, module, self.settings.configs())
+        settings = self.settings_of(seed, module)
         overrides: Dict[str, Any] = {}
         overrides.update(self.settings.module_overrides.get("*", {}))
         overrides.update(self.settings.module_overrides.get(module, {}))
@@ -311,11 +165,11 @@ class Study:
         if out.exists() and any(out.glob("model_state_e*.th")):
             # An unfinished run: continue it (AllenNLP refuses if its config changed).
             try:
-                train_model_from_file(config, str(out), overrides=overrides_json, recover=True)
+                configs.train_model_from_file(config, out, overrides_json, settings, recover=True)
                 return
             except ConfigurationError as error:
                 logger.warning("cannot recover %s (%s); training it again", out, error)
-        train_model_from_file(config, str(out), overrides=overrides_json, force=True)
+        configs.train_model_from_file(config, out, overrides_json, settings, force=True)
 
     def span_metrics(self, seed: int, module: str) -> None:
         """Table 4: span P/R/F1 of the pruner (kept spans) or Ei (identified spans) on every split."""
@@ -338,8 +192,9 @@ class Study:
         predictions. ``allennlp ere-approach`` builds the archive of any of them from the same config."""
         from ere_allennlp.commands.build_approach import load_approach
 
-        config = os.path.join(self.settings.configs(), "approaches", f"{self.settings.dataset}_{approach}.jsonnet")
-        model, approach_config = load_approach(config, cuda_device=self.settings.cuda_device)
+        config = configs.approach_config(self.settings.dataset, approach, self.settings.configs())
+        model, approach_config = load_approach(str(config), cuda_device=self.settings.cuda_device,
+                                               settings=self.settings_of(seed))
         reader = DatasetReader.from_params(Params(approach_config["dataset_reader"]))
         split_path = self.settings.split_path(self.settings.eval_split)
         documents, model_metrics = predict_documents(model, reader, split_path, self.settings.batch_size)
@@ -360,35 +215,3 @@ class Study:
                 "document_counts": counts,
             },
         )
-
-
-def predict_documents(
-    model: torch.nn.Module, reader: Any, path: str, batch_size: int
-) -> Tuple[List[Dict[str, Any]], Dict[str, float]]:
-    """Runs `model` over the DyGIE file `path` (its gold entities are what a gold-entity approach
-    starts from). Returns the document-level predictions of every document (document offsets, as
-    ``allennlp predict`` writes them; a sentence the reader skips predicts nothing) and the
-    model's own metrics."""
-    instances = list(reader.read(path))
-    model.eval()
-    outputs: Dict[Tuple[str, int], Dict[str, Any]] = {}
-    with torch.no_grad():
-        for start in range(0, len(instances), batch_size):
-            batch = instances[start : start + batch_size]
-            for output in model.forward_on_instances(batch):
-                outputs[(str(output["doc_key"]), int(output["sentence_index"]))] = output
-    model_metrics = {k: float(v) for k, v in model.get_metrics(reset=True).items()}
-    documents: List[Dict[str, Any]] = []
-    for _, document in read_documents(path):
-        record: Dict[str, Any] = {"doc_key": document.doc_key, "sentences": document.sentences,
-                                  "predicted_ner": [], "predicted_relations": []}
-        for k in range(len(document.sentences)):
-            output = outputs.get((document.doc_key, k), {"predicted_ner": [], "predicted_relations": []})
-            offset = document.offsets[k]
-            record["predicted_ner"].append([[s + offset, e + offset, label, p] for s, e, label, p in output["predicted_ner"]])
-            record["predicted_relations"].append(
-                [[hs + offset, he + offset, ts + offset, te + offset, label, p]
-                 for hs, he, ts, te, label, p in output["predicted_relations"]]
-            )
-        documents.append(record)
-    return documents, model_metrics

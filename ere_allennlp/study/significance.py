@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ere_allennlp.common import Entity, Relation
+from ere_allennlp.common import Entity, Relation, local_span
 from ere_allennlp.dataset_readers.ere_json import EreDataError, read_documents, read_json_lines
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, EreF1, prf
 
@@ -67,12 +67,10 @@ def _local_prediction(
         start, end = offsets[k], offsets[k] + lengths[k] - 1
 
         def local(first: Any, last: Any, field: str) -> Tuple[int, int]:
-            if not (isinstance(first, int) and isinstance(last, int)) or not start <= first <= last <= end:
-                raise SignificanceError(
-                    f"{where}: doc_key {doc_key!r}: field '{field}': span [{first!r}, {last!r}] "
-                    f"lies outside sentence {k} (document tokens {start}..{end})"
-                )
-            return first - start, last - start
+            try:
+                return local_span(first, last, start, end, k)
+            except ValueError as error:
+                raise SignificanceError(f"{where}: doc_key {doc_key!r}: field '{field}': {error}") from None
 
         entities = []
         for m, item in enumerate(record.get("predicted_ner", [[]] * n)[k]):

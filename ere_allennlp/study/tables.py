@@ -19,13 +19,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ere_allennlp.atomic import atomic_json, atomic_path
+from ere_allennlp.metrics.ere_f1 import DISPLAY_NAMES, METRIC_NAMES
 from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
 from ere_allennlp.study.significance import ALPHA, paired_permutation_test
 
-DISPLAY = {
-    "ent_i": "Ent-I", "ent_c": "Ent-C", "rel_i": "Rel-I", "rel_c": "Rel-C",
-    "strict_rel_i": "Rel+-I", "strict_rel_c": "Rel+-C",
-}
 APPROACH_NAMES = {
     "a1": "a1 Ei-Ec-Ri-Rc", "a2": "a2 Ei-Ec-Re", "a3": "a3 Ner-Ri-Rc", "a4": "a4 Ner-Re",
     "a5": "a5 Ei-EcRi-Rc", "a6": "a6 Ei-EcRe", "a7": "a7 NerRi-Rc", "a8": "a8 NerRe",
@@ -33,7 +30,7 @@ APPROACH_NAMES = {
     "gold_ri_rc": "Ri-Rc", "gold_re": "Re",
 }
 TABLE2_APPROACHES = ("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8")
-ALL_METRICS = ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+ALL_METRICS = METRIC_NAMES
 CLASSIFICATION = ("ent_c", "rel_c", "strict_rel_c")
 
 
@@ -139,7 +136,7 @@ class StudyTables:
 
     def approach_table(self, name: str, caption: str, approaches: Sequence[str], metrics: Sequence[str]) -> Table:
         present = [a for a in approaches if a in self.approaches]
-        table = Table(name, caption, [DISPLAY[m] for m in metrics])
+        table = Table(name, caption, [DISPLAY_NAMES[m] for m in metrics])
         for approach in present:
             table.rows.append((APPROACH_NAMES[approach], [Cell(self.values(approach, f"{m}_f1"), metric=m) for m in metrics]))
         self._mark(table, present)
@@ -215,7 +212,7 @@ class StudyTables:
             for i, a in enumerate(present):
                 for b in present[i + 1 :]:
                     p = self.p_value(a, b, metric)
-                    rows.append({"metric": DISPLAY[metric], "a": a, "b": b,
+                    rows.append({"metric": DISPLAY_NAMES[metric], "a": a, "b": b,
                                  "f1_a": float(np.mean(self.values(a, f"{metric}_f1"))),
                                  "f1_b": float(np.mean(self.values(b, f"{metric}_f1"))),
                                  "p_value": p, "significant": p is not None and p < ALPHA})
@@ -292,7 +289,7 @@ class StudyTables:
             means = [np.mean(self.values(a, f"{metric}_f1")) for a in present]
             stds = [np.std(self.values(a, f"{metric}_f1"), ddof=1) if len(self.values(a, f"{metric}_f1")) > 1 else 0.0
                     for a in present]
-            axis.bar(x + (k - (len(ALL_METRICS) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=DISPLAY[metric])
+            axis.bar(x + (k - (len(ALL_METRICS) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=DISPLAY_NAMES[metric])
         axis.set_xticks(x)
         axis.set_xticklabels([APPROACH_NAMES[a] for a in present], rotation=30, ha="right", fontsize=8)
         axis.set_ylabel("F1 (%)")

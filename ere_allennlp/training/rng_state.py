@@ -16,7 +16,7 @@ Where the trainer draws random numbers (``GradientDescentTrainer._try_train``, p
 
 So the generators' state at ``on_epoch(e)`` is exactly their state when epoch ``e + 1`` starts.
 This callback saves it there, to ``<serialization_dir>/rng_state_epoch_{e}.pt`` (``_w{rank}``
-appended for workers other than rank 0), written atomically (temporary file + ``os.replace``).
+appended for workers other than rank 0), written atomically (``ere_allennlp.atomic``).
 The previous epoch's file is kept until the next one is written, because the checkpoint of
 epoch ``e`` is saved *after* ``on_epoch(e)``: a run killed in between recovers from checkpoint
 ``e - 1`` and needs ``rng_state_epoch_{e-1}.pt``; older files are removed.
@@ -38,12 +38,14 @@ import logging
 import os
 import random
 import re
-import tempfile
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 import numpy
 import torch
 from allennlp.training.callbacks.callback import TrainerCallback
+
+from ere_allennlp.allennlp_internals import trainer_progress, unwrap_train_epoch, wrap_train_epoch
+from ere_allennlp.atomic import atomic_path
 
 if TYPE_CHECKING:
     from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
@@ -100,11 +102,10 @@ class RngStateCallback(TrainerCallback):
 
     def on_start(self, trainer: "GradientDescentTrainer", is_primary: bool = True, **kwargs) -> None:
         super().on_start(trainer, is_primary=is_primary, **kwargs)
-        self._rank = getattr(trainer, "_rank", 0)
-        completed: int = getattr(trainer, "_start_after_epochs_completed", 0)
+        completed, batches_completed, self._rank = trainer_progress(trainer)
         if completed <= 0:
             return
-        if getattr(trainer, "_start_after_batches_in_epoch_completed", 0):
+        if batches_completed:
             logger.warning("rng_state: recovering from a checkpoint within an epoch; RNG states not restored")
             return
         path = self._path(completed - 1)
@@ -112,16 +113,15 @@ class RngStateCallback(TrainerCallback):
             logger.warning("rng_state: %s not found; the recovered run will not match an uninterrupted one", path)
             return
         state = torch.load(path, weights_only=False)
-        train_epoch = trainer._train_epoch  # the bound method
 
-        def train_epoch_restoring_rng(epoch: int) -> Dict[str, float]:
+        def train_epoch_restoring_rng(train_epoch: Callable[[int], Dict[str, float]], epoch: int) -> Dict[str, float]:
             if epoch == completed:
                 set_rng_state(state)
                 logger.info("rng_state: restored the RNG states saved after epoch %d from %s", epoch - 1, path)
-                trainer._train_epoch = train_epoch  # unwrap: only the first trained epoch
+                unwrap_train_epoch(trainer)  # only the first trained epoch
             return train_epoch(epoch)
 
-        trainer._train_epoch = train_epoch_restoring_rng  # type: ignore[assignment]
+        wrap_train_epoch(trainer, train_epoch_restoring_rng)
 
     def on_epoch(
         self,
@@ -134,17 +134,10 @@ class RngStateCallback(TrainerCallback):
         if not self.serialization_dir:
             return
         path = self._path(epoch)
-        handle, tmp = tempfile.mkstemp(dir=self.serialization_dir, prefix=".rng_state_", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                torch.save(get_rng_state(), file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            torch.save(get_rng_state(), file)
+            file.flush()
+            os.fsync(file.fileno())
         # Keep this epoch's and the previous one's (the checkpoint of this epoch is not written yet).
         for old_epoch, old_path in self._existing().items():
             if old_epoch < epoch - 1:
@@ -159,5 +152,5 @@ class RngStateCallback(TrainerCallback):
         **kwargs,
     ) -> None:
         # Undo the wrapper if training ended before reaching the first trained epoch.
-        if self.trainer is not None and "_train_epoch" in vars(self.trainer):
-            del self.trainer._train_epoch
+        if self.trainer is not None:
+            unwrap_train_epoch(self.trainer)

@@ -200,7 +200,7 @@ def test_predict_skips_bad_documents_when_asked(archives, env, tmp_path):
 
 def test_missing_encoder_path(env, tmp_path):
     missing = tmp_path / "no_such_encoder"
-    result = allennlp("train", "training_configs/scierc_ner.jsonnet", "-s", str(tmp_path / "run"),
+    result = allennlp("ere-train", "training_configs/scierc_ner.jsonnet", "-s", str(tmp_path / "run"),
                       "--include-package", "ere_allennlp", env=dict(env, ERE_ENCODER=str(missing)), check=False)
     assert result.returncode != 0
     assert f"field 'model_name': cannot load the encoder's tokenizer '{missing}'" in result.stderr
@@ -219,3 +219,27 @@ def test_missing_archives(env, tmp_path):
                       env=env, check=False)
     assert result.returncode != 0
     assert str(missing) in result.stderr
+
+
+# ---------------------------------------------------------------- what a newcomer meets first
+def test_fresh_clone_errors_are_one_clear_line(env, tmp_path):
+    """The shipped NerRe config as it is, from a folder without data and offline: the encoder
+    (SciBERT, a hub name) cannot be fetched; with a local encoder, the data is missing. Each ends
+    `ere-train` in one line saying what is missing, where it was looked for and how to point to it."""
+    clean = {k: v for k, v in env.items() if not k.startswith("ERE_")}
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    (tmp_path / ".allennlp_plugins").write_text("ere_allennlp\n")  # finds the ere-* subcommands here
+    offline = allennlp("ere-train", "training_configs/scierc_nerre.jsonnet", "-s", str(tmp_path / "a"),
+                       "--include-package", "ere_allennlp", env=clean, check=False, cwd=tmp_path)
+    assert offline.returncode == 1 and "Traceback" not in offline.stderr
+    line = offline.stderr.strip().splitlines()[-1]
+    assert "cannot load the encoder's tokenizer 'allenai/scibert_scivocab_uncased': it is no local folder" in line
+    assert "ERE_ENCODER=<folder>" in line and "make demo" in line
+    no_data = allennlp("ere-train", "scierc_ner", "-s", str(tmp_path / "b"), "--setting",
+                       f"encoder={REPO_ROOT / 'fixtures/tiny_bert'}", "--include-package", "ere_allennlp",
+                       env=clean, check=False, cwd=tmp_path)
+    assert no_data.returncode == 1 and "Traceback" not in no_data.stderr
+    line = no_data.stderr.strip().splitlines()[-1]
+    assert f"data file not found: data/scierc/train.json (relative paths are read from {tmp_path})" in line
+    assert "ERE_DATA_DIR=<folder>" in line and "fixtures/data" in line
+    assert not (tmp_path / "b" / "model.tar.gz").exists()

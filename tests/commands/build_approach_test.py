@@ -13,7 +13,7 @@ from typing import Dict, List
 
 import pytest
 import torch
-from allennlp.commands.train import train_model_from_file
+from ere_allennlp.configs import train_model_from_file
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.models.archival import archive_model, load_archive
@@ -108,7 +108,7 @@ def test_module_archive_holds_its_pruner(built: Dict[str, object], tmp_path: Pat
     assert config["model"]["pruner"]["type"] == "span_pruner"
     assert "from_archive" not in json.dumps(config)
     manifest = archival.read_manifest(str(nerre))
-    assert manifest is not None and manifest["module"] == "ner_re"
+    assert manifest is not None and manifest["module"] == "nerre"
     assert manifest["pruner"]["source_archive"] == str(built["pruner"] / "model.tar.gz")  # type: ignore
     assert manifest["pruner"]["sha256"] == built["sums"]["pruner"]  # type: ignore
     assert set(manifest["best_validation_metrics"]) >= {"strict_rel_c_f1", "ent_c_f1"}
@@ -120,7 +120,7 @@ def test_module_archive_holds_its_pruner(built: Dict[str, object], tmp_path: Pat
     shutil.move(str(built["pruner"] / "model.tar.gz"), moved)  # type: ignore
     try:
         model = load_archive(str(nerre)).model
-        assert model._pruner is not None
+        assert model.pruner is not None
     finally:
         shutil.move(str(moved), built["pruner"] / "model.tar.gz")  # type: ignore
 
@@ -141,12 +141,12 @@ def test_manifest_lists_what_went_in(built: Dict[str, object]) -> None:
     a8 = archival.read_manifest(str(archives["a8"]))
     assert a8 is not None
     (stage,) = a8["stages"]
-    assert stage["module"] == "ner_re" and stage["sha256"] == sums["nerre"]
+    assert stage["module"] == "nerre" and stage["sha256"] == sums["nerre"]
     assert stage["pruner"]["sha256"] == sums["pruner"]
     assert a8["package_version"] and a8["built_at"]
     # The info subcommand prints it.
     text = describe(str(archives["a8"]))
-    assert "stage 1: ner_re" in text and sums["nerre"] in text and sums["pruner"][:16] in text
+    assert "stage 1: nerre" in text and sums["nerre"] in text and sums["pruner"][:16] in text
     assert json.loads(describe(str(archives["a8"]), as_json=True)) == a8
     # The stages' weights are the module archives' own, exactly.
     approach = archival.load(str(archives["a8"])).model
@@ -157,7 +157,7 @@ def test_manifest_lists_what_went_in(built: Dict[str, object]) -> None:
     # What the archive holds: stage folders and encoder files, no encoder weights among them.
     with tarfile.open(archives["a8"]) as tar:
         names = tar.getnames()
-    assert "stages/0_ner_re/weights.th" in names and "stages/0_ner_re/encoder/config.json" in names
+    assert "stages/0_nerre/weights.th" in names and "stages/0_nerre/encoder/config.json" in names
     assert not any(n.endswith((".bin", ".safetensors")) for n in names)
 
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -13,9 +14,9 @@ from tests.conftest import REPO_ROOT, TINY_ENV
 SIX = ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
 
 
-def allennlp(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+def allennlp(*args: str, env: dict, check: bool = True, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "allennlp", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "allennlp", *args], cwd=cwd or REPO_ROOT, env=env, capture_output=True, text=True
     )
     if check and result.returncode != 0:
         raise AssertionError(f"allennlp {' '.join(args)} failed:\n{result.stderr[-3000:]}")
@@ -34,7 +35,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_train_compose_evaluate_predict(cli_env: dict) -> None:
     runs = Path(cli_env["ERE_RUNS"])
     for module in ("ner", "re"):
-        allennlp("train", f"training_configs/scierc_{module}.jsonnet", "-s", str(runs / f"scierc_{module}"),
+        allennlp("ere-train", f"training_configs/scierc_{module}.jsonnet", "-s", str(runs / f"scierc_{module}"),
                  "--include-package", "ere_allennlp", env=cli_env)
         assert (runs / f"scierc_{module}" / "model.tar.gz").exists()
     allennlp("ere-approach", "training_configs/approaches/scierc_a4.jsonnet", "-s", str(runs / "a4"), env=cli_env)
@@ -84,7 +85,7 @@ def test_bad_input_exits_non_zero_naming_file_and_line(cli_env: dict, tmp_path: 
     good = (REPO_ROOT / "fixtures/data/dev.json").read_text().splitlines()[0]
     bad.write_text(good + "\n" + '{"doc_key": "x", "sentences": [["a", "b"]], "ner": [[[0, 5, "Task"]]]}\n')
     cli_env = dict(cli_env, ERE_EPOCHS="1")
-    result = allennlp("train", "training_configs/scierc_ner.jsonnet", "-s", str(tmp_path / "run"),
+    result = allennlp("ere-train", "training_configs/scierc_ner.jsonnet", "-s", str(tmp_path / "run"),
                       "-o", json.dumps({"train_data_path": str(bad)}), "--include-package", "ere_allennlp",
                       env=cli_env, check=False)
     assert result.returncode != 0

@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Set, Tuple
 
-import _jsonnet
 import pytest
 import torch
 
 from ere_allennlp import archival
+from ere_allennlp import configs
 from ere_allennlp.common import Relation
 from ere_allennlp.dataset_readers.ere_json import parse_document
 from ere_allennlp.models.approach import Approach
@@ -23,14 +23,11 @@ from ere_allennlp.models.span_model import SpanModel, StagePrediction
 from tests.conftest import REPO_ROOT
 from tests.models.module_runs import METRIC_KEYS, ModuleRuns, evaluate
 
-LIB = REPO_ROOT / "training_configs" / "lib"
 # approach name -> its stages' module config names (ei, ecri, nerre_star, ...)
-STAGES: Dict[str, List[str]] = json.loads(_jsonnet.evaluate_file(str(LIB / "approach.libsonnet")))["stages"]
-# module config name -> registered model type (ecri -> ec_ri, nerre_star -> ner_re)
-MODULE_TYPES: Dict[str, str] = {
-    name: spec["type"] for name, spec in json.loads(_jsonnet.evaluate_file(str(LIB / "ere.libsonnet")))["modules"].items()
-}
-ENTITY_MODULES = {"ei", "ec", "ner", "ecri", "ecre", "nerri", "nerre", "nerre_star"}
+STAGES: Dict[str, List[str]] = configs.approaches()
+# module config name -> registered model type (the same name, but nerre_star -> nerre)
+MODULE_TYPES: Dict[str, str] = {name: spec["type"] for name, spec in configs.modules().items()}
+ENTITY_MODULES = {name for name, spec in configs.modules().items() if spec["entity_labels"] and name != "pruner"}
 PRUNED_APPROACHES = {"a7", "a8", "nerre_star"}  # a first stage with a span pruner
 TEST_FILE = "fixtures/data/test.json"
 

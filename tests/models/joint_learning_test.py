@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from allennlp.commands.train import train_model_from_file
+from ere_allennlp.configs import train_model_from_file
 
 from tests.models.module_runs import PRUNER_OVERRIDES, single_thread
 

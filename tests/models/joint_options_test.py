@@ -8,6 +8,7 @@ from allennlp.common import Params
 from allennlp.data import Batch, Vocabulary
 from allennlp.models import Model
 
+from ere_allennlp import configs
 from ere_allennlp.common import NULL_LABEL, Entity, Relation
 from allennlp.data import DatasetReader
 from ere_allennlp.models.span_model import SpanModel
@@ -18,7 +19,7 @@ SMALL_PRUNER = {"biaffine_dim": 32, "biaffine_projection_dim": 16, "hidden_dim":
 def build(module: str, tiny_env: dict, model_overrides: Optional[Dict[str, Any]] = None, split: str = "train"):
     """The model of training_configs/scierc_<module>.jsonnet (with `model_overrides`), its
     vocabulary from the fixture split, and that split's instances, indexed."""
-    params = Params.from_file(f"training_configs/scierc_{module}.jsonnet")
+    params = configs.params_from_file(f"training_configs/scierc_{module}.jsonnet")
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
     instances = list(reader.read(f"fixtures/data/{split}.json"))
     vocab = Vocabulary.from_instances(instances)

@@ -15,20 +15,21 @@ from typing import Dict, Iterator, List
 
 import pytest
 import torch
-from allennlp.commands.train import train_model_from_file
+from ere_allennlp.configs import train_model_from_file
 from allennlp.models.archival import load_archive
 
+from ere_allennlp import configs
 from ere_allennlp.commands.build_approach import build_approach
 from ere_allennlp.dataset_readers.ere_json import EreJsonReader
 from ere_allennlp.models.approach import Approach
 from tests.conftest import REPO_ROOT, TINY_ENV
 
-# Small pruner for the modules that train one in the same run (ERE_PRUNER is empty here).
+# Small pruner for the modules that train one in the same run (no pruner setting here).
 # (AllenNLP 2.x merges dotted keys; a nested {"model": ...} would replace the whole object.)
 PRUNER_OVERRIDES = json.dumps(
     {"model.pruner.biaffine_dim": 32, "model.pruner.biaffine_projection_dim": 16, "model.pruner.hidden_dim": 32}
 )
-PRUNED_MODULES = {"nerri", "nerre", "nerre_star"}
+PRUNED_MODULES = set(configs.pruned_modules())
 
 METRIC_KEYS = {f"{m}_{k}" for m in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c") for k in ("p", "r", "f1")}
 

@@ -2,7 +2,7 @@
 import torch
 from allennlp.modules.span_extractors import EndpointSpanExtractor
 
-from ere_allennlp.models.span_model import SpanEncoding
+from ere_allennlp.models.span_encoding import SpanEncoding
 
 
 def encoding(num_spans_per_sentence: int) -> SpanEncoding:

@@ -3,9 +3,10 @@ import pytest
 import torch
 from allennlp.common.testing import ModelTestCase
 
+from ere_allennlp import configs
 from ere_allennlp.models.span_model import SpanModel
 
-MODULES = ["ei", "ec", "ner", "ri", "rc", "re", "ecri", "ecre", "nerri", "nerre", "nerre_star"]
+MODULES = [m for m in configs.module_order() if m != "pruner"]
 # The pooler of the tiny BERT is not used by the mismatched embedder.
 POOLER = {
     "_embedder.token_embedder_tokens._matched_embedder.transformer_model.pooler.dense.weight",
@@ -14,9 +15,16 @@ POOLER = {
 
 
 class TestSpanModules(ModelTestCase):
+    def config(self, module: str) -> str:
+        """training_configs/scierc_<module>.jsonnet read with the tiny settings (`tiny_env`), as a
+        JSON file: ModelTestCase reads its config with AllenNLP's Params.from_file."""
+        path = self.TEST_DIR / f"scierc_{module}.json"
+        configs.params_from_file(f"training_configs/scierc_{module}.jsonnet").to_file(str(path))
+        return str(path)
+
     @pytest.mark.parametrize("module", MODULES)
     def test_train_save_load(self, module: str, tiny_env: dict) -> None:
-        self.set_up_model(f"training_configs/scierc_{module}.jsonnet", "fixtures/data/dev.json", seed=1)
+        self.set_up_model(self.config(module), "fixtures/data/dev.json", seed=1)
         ignore = set(POOLER)
         if module in ("nerri", "nerre", "nerre_star"):
             ignore |= {n.replace("_embedder", "_pruner._embedder", 1) for n in POOLER}
@@ -26,16 +34,16 @@ class TestSpanModules(ModelTestCase):
         assert isinstance(self.model, SpanModel)
 
     def test_joint_modules_use_mean_field(self, tiny_env: dict) -> None:
-        self.set_up_model("training_configs/scierc_nerre.jsonnet", "fixtures/data/dev.json")
+        self.set_up_model(self.config("nerre"), "fixtures/data/dev.json")
         assert self.model._inference is not None and self.model._inference.iterations == 3
         assert self.model._ternary is not None and self.model._ternary.get_hidden_dim() == 200
-        self.set_up_model("training_configs/scierc_nerre_star.jsonnet", "fixtures/data/dev.json")
+        self.set_up_model(self.config("nerre_star"), "fixtures/data/dev.json")
         assert self.model._inference is None and self.model._ternary is None
 
     def test_relation_only_module_metrics_use_given_entities(self, tiny_env: dict) -> None:
         """Re on gold spans reports relation metrics, and its strict metrics use the gold labels
         of the entities it was given."""
-        self.set_up_model("training_configs/scierc_re.jsonnet", "fixtures/data/dev.json")
+        self.set_up_model(self.config("re"), "fixtures/data/dev.json")
         self.model.eval()
         batch = self.dataset.as_tensor_dict()
         with torch.no_grad():

@@ -16,7 +16,7 @@ from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbe
 
 from ere_allennlp.common import sentence_offsets
 from ere_allennlp.dataset_readers.ere_json import EreJsonReader, enumerate_spans, parse_document
-from ere_allennlp.models.span_model import Ner, NerRe
+from ere_allennlp.models.modules import Ner, NerRe
 from ere_allennlp.predictors.ere import ErePredictor, split_text
 
 TINY_BERT = "fixtures/tiny_bert"  # relative to the repo root (conftest chdirs there)

@@ -12,7 +12,7 @@ import pytest
 
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
 from ere_allennlp.study import Study, StudyError, StudySettings, StudyTables, document_counts
-from ere_allennlp.study.runner import APPROACHES, MODULE_ORDER
+from ere_allennlp import configs
 from tests.conftest import REPO_ROOT
 
 # The pruner's paper dimensions make a 12.8 M-parameter bi-affine layer; the tiny BERT has 42k.
@@ -67,7 +67,7 @@ def test_smoke_study_writes_every_table_and_the_plot(smoke_study: Path) -> None:
     png = (tables / "approaches.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
     results = json.loads((tables / "results.json").read_text(encoding="utf-8"))
-    assert set(results["approaches"]) == set(APPROACHES)
+    assert set(results["approaches"]) == set(configs.approaches())
     for approach, figures in results["approaches"].items():
         assert set(figures["seeds"]) == {"1", "2"}
         assert set(figures["mean"]) == {f"{m}_{k}" for m in METRIC_NAMES for k in ("p", "r", "f1")}
@@ -83,7 +83,7 @@ def test_smoke_study_metrics_agree_with_the_models_and_the_prediction_files(smok
     written predictions."""
     gold = str(REPO_ROOT / "fixtures/data/test.json")
     for seed in SEEDS:
-        for approach in APPROACHES:
+        for approach in configs.approaches():
             folder = smoke_study / f"seed_{seed}" / "approaches" / approach
             run = json.loads((folder / "metrics_test.json").read_text(encoding="utf-8"))
             for key, value in run["model_metrics"].items():
@@ -198,7 +198,7 @@ def test_bad_settings_are_refused_with_what_to_fix(tmp_path: Path) -> None:
         Study(smoke_settings(tmp_path, recipe="gpu"))
     Study(smoke_settings(tmp_path / "cpu", recipe="cpu"))  # a known recipe is accepted
     settings = smoke_settings(tmp_path)
-    assert settings.modules() == [m for m in MODULE_ORDER]  # all approaches need all modules
+    assert settings.modules() == configs.module_order()  # all approaches need all modules
     assert smoke_settings(tmp_path, approaches=["a4"]).modules() == ["pruner", "ei", "ner", "re"]
 
 

@@ -39,7 +39,7 @@ def test_two_cpu_workers_train_and_aggregate_metrics(tmp_path: Path) -> None:
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
     )
     run = tmp_path / "run"
-    allennlp("train", "training_configs/scierc_ner.jsonnet", "-s", str(run), env=env)
+    allennlp("ere-train", "training_configs/scierc_ner.jsonnet", "-s", str(run), env=env)
     assert (run / "model.tar.gz").exists()
     assert (run / "out_worker0.log").exists() and (run / "out_worker1.log").exists()
     config = json.loads((run / "config.json").read_text())

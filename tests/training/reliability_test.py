@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from allennlp.commands.train import train_model_from_file
+from ere_allennlp.configs import train_model_from_file
 
 import ere_allennlp  # noqa: F401  (defaults of the configs' environment variables, before a config is read)
 
@@ -58,7 +58,7 @@ def _env(epochs: int) -> dict:
 
 def _train(serialization_dir: Path, epochs: int, log: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "allennlp", "train", "training_configs/scierc_ner.jsonnet", "-s", str(serialization_dir),
+        [sys.executable, "-m", "allennlp", "ere-train", "training_configs/scierc_ner.jsonnet", "-s", str(serialization_dir),
          "--include-package", "ere_allennlp", *extra],
         cwd=REPO_ROOT, env=_env(epochs), stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -7,6 +7,8 @@ from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
+from ere_allennlp.allennlp_internals import postprocess_indexer_output
+
 
 @TokenIndexer.register("pretrained_transformer_mismatched_fast")
 class FastMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
@@ -58,4 +60,4 @@ class FastMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
             "offsets": [o if o is not None else (-1, -1) for o in offsets],
             "wordpiece_mask": [True] * len(wordpieces),  # per word piece
         }
-        return self._matched_indexer._postprocess_output(output)
+        return postprocess_indexer_output(self._matched_indexer, output)

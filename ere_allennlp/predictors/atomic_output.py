@@ -1,29 +1,27 @@
-"""`allennlp predict` writes its output file atomically, and tells the predictor where each input
-line comes from.
+"""`allennlp predict` with the ``ere`` predictor writes its output file atomically, and tells the
+predictor where each input line comes from.
 
 AllenNLP 2.10's ``_PredictManager`` opens ``--output-file`` at once and writes each prediction as
 it goes, so a failure midway leaves a half-written file behind; it offers no hook to change that.
-Importing ``ere_allennlp`` therefore patches it (once, for every predictor):
+`install` (called when the first ``ere`` predictor is built, never at import) therefore wraps three
+of its methods, and the wrappers act only for a manager whose predictor is an ``ErePredictor``:
+other predictors, other plugins' included, run AllenNLP's code unchanged. For this package's
+predictor:
 
-- the output goes to a temporary file beside the target (``.<name>.<pid>.tmp``), which is renamed
+- the output goes to a temporary file beside the target (``ere_allennlp.atomic``), which is renamed
   onto the target when the run succeeds and deleted when it fails (an existing target is then
   left as it was);
 - before each JSON input line is loaded, a predictor with an ``input_location`` attribute (the
   ``ere`` predictor) gets ``<input file>:<line number>``, so its messages name the line.
 """
-import os
 import sys
 from typing import Any, Iterator, Optional
 
 from allennlp.common.file_utils import cached_path, open_compressed
-from allennlp.commands import predict
+from ere_allennlp import atomic
+from ere_allennlp.allennlp_internals import predict_manager_class
 
 _PATCHED = "_ere_atomic_output"
-
-
-def _temporary_path(target: str) -> str:
-    folder, name = os.path.split(os.path.abspath(target))
-    return os.path.join(folder, f".{name}.{os.getpid()}.tmp")
 
 
 def _discard(manager: Any) -> None:
@@ -31,20 +29,31 @@ def _discard(manager: Any) -> None:
     if output is not None:
         output.close()
     temporary = getattr(manager, "_ere_temporary_path", None)
-    if temporary is not None and os.path.exists(temporary):
-        os.remove(temporary)
+    if temporary is not None:
+        atomic.discard(temporary)
 
 
-def _patch() -> None:
-    manager_class = predict._PredictManager
+def _ours(predictor: Any) -> bool:
+    from ere_allennlp.predictors.ere import ErePredictor
+
+    return isinstance(predictor, ErePredictor)
+
+
+def install() -> None:
+    """Wraps ``_PredictManager`` once per process (see the module docstring)."""
+    manager_class = predict_manager_class()
     if getattr(manager_class, _PATCHED, False):
         return
     original_init = manager_class.__init__
     original_run = manager_class.run
+    original_get_json_data = manager_class._get_json_data
 
     def __init__(self, predictor: Any, input_file: str, output_file: Optional[str], *args: Any, **kwargs: Any) -> None:
+        if not _ours(predictor):
+            original_init(self, predictor, input_file, output_file, *args, **kwargs)
+            return
         self._ere_target_path = output_file
-        self._ere_temporary_path = None if output_file is None else _temporary_path(output_file)
+        self._ere_temporary_path = None if output_file is None else str(atomic.temporary_path(output_file))
         try:
             original_init(self, predictor, input_file, self._ere_temporary_path, *args, **kwargs)
         except BaseException:
@@ -52,6 +61,9 @@ def _patch() -> None:
             raise
 
     def run(self) -> None:
+        if not hasattr(self, "_ere_temporary_path"):
+            original_run(self)
+            return
         try:
             original_run(self)
         except BaseException:
@@ -60,9 +72,12 @@ def _patch() -> None:
         if self._ere_temporary_path is not None:
             if self._output_file is not None and not self._output_file.closed:
                 self._output_file.close()
-            os.replace(self._ere_temporary_path, self._ere_target_path)
+            atomic.commit(self._ere_temporary_path, self._ere_target_path)
 
     def _get_json_data(self) -> Iterator[Any]:
+        if not hasattr(self, "_ere_temporary_path"):
+            yield from original_get_json_data(self)
+            return
         numbered = hasattr(self._predictor, "input_location")
         if self._input_file == "-":
             name, lines = "<stdin>", sys.stdin
@@ -83,6 +98,3 @@ def _load(manager: Any, name: str, lines: Any, numbered: bool) -> Iterator[Any]:
             if numbered:
                 manager._predictor.input_location = f"{name}:{line_number}"
             yield manager._predictor.load_line(line)
-
-
-_patch()

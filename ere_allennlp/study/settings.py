@@ -1,0 +1,111 @@
+"""What one study trains and evaluates (`StudySettings`), checked before anything runs, and the
+constants the study's layout and tables share."""
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List
+
+from ere_allennlp import configs
+
+
+# Table 4 compares these two as entity pruners (span P/R/F1 on every split).
+SPAN_MODULES = ("pruner", "ei")
+SPLITS = ("train", "dev", "test")
+# Settings that change what a run computes: resuming a study with other values is refused.
+RUN_SETTINGS = ("dataset", "data_dir", "encoder", "epochs", "lr", "head_lr", "batch_size", "max_length",
+                "cuda_device", "eval_split", "module_overrides", "recipe")
+# Run settings added after studies were written: a study.json without them had this value.
+RUN_SETTING_DEFAULTS: Dict[str, Any] = {"recipe": ""}
+
+
+class StudyError(ValueError):
+    """A study cannot run as asked (unknown approach, missing data, an output folder of another study)."""
+
+
+@dataclass
+class StudySettings:
+    """What one study trains and evaluates. Empty strings keep the config's (the paper's) value."""
+
+    output_dir: str
+    dataset: str = "scierc"
+    data_dir: str = ""  # folder with train.json, dev.json (and test.json); "" = data/<dataset>
+    seeds: List[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+    approaches: List[str] = field(default_factory=lambda: list(configs.approaches()))
+    encoder: str = ""
+    epochs: str = ""
+    lr: str = ""
+    head_lr: str = ""
+    batch_size: int = 20
+    max_length: int = 512
+    cuda_device: int = -1
+    eval_split: str = "test"  # the split the approaches are evaluated on (the paper: test)
+    # {"<module>" or "*": {dotted.key: value}}: AllenNLP overrides of the module configs
+    module_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    config_dir: str = ""  # "" = the package's training_configs/
+    trials: int = 10000  # permutation test trials
+    symmetric_relations: List[str] = field(default_factory=list)
+    # A named set of settings that are not the paper's (training_configs/lib/ere.libsonnet);
+    # "" = the paper's. --epochs / --lr / --head-lr still win over the recipe's values.
+    recipe: str = ""
+
+    def normalise(self) -> None:
+        """Local folders as absolute paths, so that a study resumed from elsewhere is the same study."""
+        if self.data_dir:
+            self.data_dir = os.path.abspath(self.data_dir)
+        if self.config_dir:
+            self.config_dir = os.path.abspath(self.config_dir)
+        if self.encoder and os.path.isdir(self.encoder):
+            self.encoder = os.path.abspath(self.encoder)
+
+    def validate(self) -> None:
+        if not os.path.isfile(os.path.join(self.configs(), "lib", "ere.libsonnet")):
+            raise StudyError(f"no training configs in {self.configs()} (--config-dir)")
+        approaches = configs.approaches(self.configs())
+        unknown = [a for a in self.approaches if a not in approaches]
+        if unknown:
+            raise StudyError(f"unknown approach(es) {unknown}; choose from {sorted(approaches)}")
+        if not self.seeds:
+            raise StudyError("give at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise StudyError(f"seeds repeat: {self.seeds}")
+        if self.eval_split not in SPLITS:
+            raise StudyError(f"eval_split must be one of {SPLITS}, got {self.eval_split!r}")
+        for split in ("train", "dev", self.eval_split):
+            if not os.path.isfile(self.split_path(split)):
+                raise StudyError(f"missing data file {self.split_path(split)} (--data-dir)")
+        order = configs.module_order(self.configs())
+        unknown_modules = [m for m in self.module_overrides if m != "*" and m not in order]
+        if unknown_modules:
+            raise StudyError(f"module_overrides: unknown module(s) {unknown_modules}; choose from {order} or '*'")
+        recipes = configs.recipe_names(self.configs())
+        if self.recipe and self.recipe not in recipes:
+            raise StudyError(f"unknown recipe {self.recipe!r}; choose from {recipes} (--recipe)")
+
+    def data_folder(self) -> str:
+        return self.data_dir or os.path.join("data", self.dataset)
+
+    def split_path(self, split: str) -> str:
+        return os.path.join(self.data_folder(), f"{split}.json")
+
+    def configs(self) -> str:
+        return str(configs.config_dir(self.config_dir or None))
+
+    def modules(self) -> List[str]:
+        """Every module the chosen approaches need, plus Table 4's pruner and Ei, in training order."""
+        approaches = configs.approaches(self.configs())
+        needed = {m for a in self.approaches for m in approaches[a]} | set(SPAN_MODULES)
+        return [m for m in configs.module_order(self.configs()) if m in needed]
+
+    def config_settings(self, seed: int, runs: Path) -> Dict[str, Any]:
+        """The settings (training_configs/lib/settings.libsonnet) every config of seed `seed` is read with."""
+        values: Dict[str, Any] = {
+            "seed": seed, "runs": str(runs.resolve()), "data_dir": self.data_folder(), "encoder": self.encoder,
+            "epochs": self.epochs, "lr": self.lr, "head_lr": self.head_lr, "batch_size": self.batch_size,
+            "max_length": self.max_length, "cuda_device": self.cuda_device, "recipe": self.recipe,
+        }
+        # "" keeps the config's value; the textual ones are numbers given as text (--epochs 3).
+        return {k: configs.parse_setting(k, v, self.configs()) if isinstance(v, str) and k in ("epochs", "lr", "head_lr") else v
+                for k, v in values.items() if v != ""}
+
+    def run_settings(self) -> Dict[str, Any]:
+        return {key: getattr(self, key) for key in RUN_SETTINGS}
