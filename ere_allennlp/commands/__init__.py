@@ -1,4 +1,5 @@
 """AllenNLP subcommands (found through `.allennlp_plugins`; see README)."""
+from ere_allennlp.commands.analyze import Analyze  # noqa: F401  (allennlp ere-analyze)
 from ere_allennlp.commands.build_approach import BuildApproach  # noqa: F401  (allennlp ere-approach)
 from ere_allennlp.commands.compare import Compare  # noqa: F401  (allennlp ere-compare)
 from ere_allennlp.commands.info import Info  # noqa: F401  (allennlp ere-info)

@@ -102,35 +102,34 @@ class EreF1(Metric):
         self._counts = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
 
     @staticmethod
+    def items(sentence: Dict[str, Any], symmetric_relations: Iterable[str] = ()) -> Dict[str, Any]:
+        """The sets each metric compares for one sentence (``{"entities", "relations"}``), keyed by
+        metric name, plus ``relations`` (the normalised relations) and ``types`` (span -> the type
+        a relation argument there gets). `count` and the error analysis both read these."""
+        symmetric = frozenset(symmetric_relations)
+        entities = {_as_entity(entity) for entity in sentence.get("entities", ())}
+        relations = {_normalise(_as_relation(relation), symmetric) for relation in sentence.get("relations", ())}
+        types = _span_types(entities)
+        return {
+            "ent_i": {(e.start, e.end) for e in entities},
+            "ent_c": {(e.start, e.end, e.label) for e in entities},
+            "rel_i": {tuple(r[:4]) for r in relations},
+            "rel_c": {tuple(r) for r in relations},
+            "strict_rel_i": {tuple(r[:4]) + (types.get(r[:2]), types.get(r[2:4])) for r in relations},
+            "strict_rel_c": {tuple(r[:4]) + (types.get(r[:2]), types.get(r[2:4]), r.label) for r in relations},
+            "relations": relations,
+            "types": types,
+        }
+
+    @staticmethod
     def count(
         predicted_sentence: Dict[str, Any],
         gold_sentence: Dict[str, Any],
         symmetric_relations: Iterable[str] = (),
     ) -> Dict[str, Counts]:
         """`{metric name: (tp, n_pred, n_gold)}` for one sentence."""
-        symmetric = frozenset(symmetric_relations)
-        items: List[Dict[str, Set[Tuple[Any, ...]]]] = []
-        for sentence in (predicted_sentence, gold_sentence):
-            entities = {_as_entity(entity) for entity in sentence.get("entities", ())}
-            relations = {
-                _normalise(_as_relation(relation), symmetric) for relation in sentence.get("relations", ())
-            }
-            types = _span_types(entities)
-            items.append(
-                {
-                    "ent_i": {(e.start, e.end) for e in entities},
-                    "ent_c": {(e.start, e.end, e.label) for e in entities},
-                    "rel_i": {tuple(r[:4]) for r in relations},
-                    "rel_c": {tuple(r) for r in relations},
-                    "strict_rel_i": {
-                        tuple(r[:4]) + (types.get(r[:2]), types.get(r[2:4])) for r in relations
-                    },
-                    "strict_rel_c": {
-                        tuple(r[:4]) + (types.get(r[:2]), types.get(r[2:4]), r.label) for r in relations
-                    },
-                }
-            )
-        predicted, gold = items
+        predicted = EreF1.items(predicted_sentence, symmetric_relations)
+        gold = EreF1.items(gold_sentence, symmetric_relations)
         # Positions of the fields that are labels (None never matches) in each metric's items.
         label_positions: Dict[str, Tuple[int, ...]] = {
             "ent_i": (),

@@ -10,7 +10,7 @@ of every document independently with probability 0.5, and
 ``p = (1 + #trials whose statistic >= the observed one) / (1 + trials)``.
 """
 import itertools
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -88,20 +88,21 @@ def _local_prediction(
     return sentences
 
 
-def document_counts(
-    predictions_path: str, gold_path: str, symmetric_relations: Iterable[str] = ()
-) -> DocumentCounts:
-    """``{doc_key: {metric: (tp, n_pred, n_gold)}}``: `EreF1.count` summed over the sentences of
-    each gold document, against the prediction of the same doc_key (``allennlp predict`` output,
-    document offsets). Every gold document needs exactly one prediction with the same sentences,
-    and every prediction a gold document; otherwise a `SignificanceError` names file and doc_key."""
-    symmetric = tuple(symmetric_relations)
+def aligned_sentences(
+    predictions_path: str, gold_path: str
+) -> Iterator[Tuple[str, List[Dict[str, List[Any]]], List[Dict[str, List[Any]]], List[int]]]:
+    """Per gold document: (doc_key, predicted sentences, gold sentences, sentence lengths), each
+    sentence ``{"entities": [Entity], "relations": [Relation]}`` in sentence-local offsets, against
+    the prediction of the same doc_key (``allennlp predict`` output, document offsets). Every gold
+    document needs exactly one prediction with the same sentences, and every prediction a gold
+    document; otherwise a `SignificanceError` names file and doc_key."""
     predictions = _read_predictions(predictions_path)
-    result: DocumentCounts = {}
+    seen: Set[str] = set()
     for where, document in read_documents(gold_path):
         doc_key = document.doc_key
-        if doc_key in result:
+        if doc_key in seen:
             raise SignificanceError(f"{where}: doc_key {doc_key!r} appears twice in the gold file")
+        seen.add(doc_key)
         if not document.has_gold:
             raise SignificanceError(f"{where}: doc_key {doc_key!r} has neither 'ner' nor 'relations': not a gold file")
         if doc_key not in predictions:
@@ -119,19 +120,30 @@ def document_counts(
                     f"{predicted_lengths}, gold has {len(lengths)} of lengths {lengths}"
                 )
         predicted = _local_prediction(record, document.offsets, lengths, pred_where)
-        totals = {name: [0, 0, 0] for name in METRIC_NAMES}
-        for k, sentence in enumerate(predicted):
-            gold = {"entities": document.entities[k], "relations": document.relations[k]}
-            for name, counts in EreF1.count(sentence, gold, symmetric).items():
-                for i in range(3):
-                    totals[name][i] += counts[i]
-        result[doc_key] = {name: (c[0], c[1], c[2]) for name, c in totals.items()}
-    extra = sorted(set(predictions) - set(result))
+        gold = [{"entities": document.entities[k], "relations": document.relations[k]} for k in range(len(lengths))]
+        yield doc_key, predicted, gold, lengths
+    extra = sorted(set(predictions) - seen)
     if extra:
         raise SignificanceError(
             f"{predictions_path}: {len(extra)} predicted document(s) not in the gold file {gold_path}, "
             f"e.g. doc_key {extra[0]!r} ({predictions[extra[0]][0]})"
         )
+
+
+def document_counts(
+    predictions_path: str, gold_path: str, symmetric_relations: Iterable[str] = ()
+) -> DocumentCounts:
+    """``{doc_key: {metric: (tp, n_pred, n_gold)}}``: `EreF1.count` summed over the sentences of
+    each gold document (`aligned_sentences`: the same checks)."""
+    symmetric = tuple(symmetric_relations)
+    result: DocumentCounts = {}
+    for doc_key, predicted, gold, _ in aligned_sentences(predictions_path, gold_path):
+        totals = {name: [0, 0, 0] for name in METRIC_NAMES}
+        for predicted_sentence, gold_sentence in zip(predicted, gold):
+            for name, counts in EreF1.count(predicted_sentence, gold_sentence, symmetric).items():
+                for i in range(3):
+                    totals[name][i] += counts[i]
+        result[doc_key] = {name: (c[0], c[1], c[2]) for name, c in totals.items()}
     return result
 
 

@@ -205,6 +205,32 @@ class StudyTables:
     def tables(self) -> List[Table]:
         return [self.table2(), self.table3(), self.table4(), self.table5(), self.table6()]
 
+    def error_propagation(self) -> Table:
+        """Of the gold relations each approach loses (Rel+-C), the share lost to entity errors
+        (`ere_allennlp.analysis.breakdown`), from the written predictions of every seed."""
+        from ere_allennlp.analysis.breakdown import ENTITY_CAUSES
+        from ere_allennlp.analysis.report import breakdown_of
+
+        table = Table("Error propagation", "gold relations (Rel+-C) lost, and the share lost to entity errors",
+                      ["lost", "to entity errors", "share %"])
+        gold = self.settings.split_path(self.settings.eval_split)
+        for approach in self.settings.approaches:
+            lost, entity, share = [], [], []
+            for seed in sorted(self.approaches.get(approach, {})):
+                path = self.study.predictions_file(seed, approach)
+                if not path.exists():
+                    continue
+                breakdown = breakdown_of(str(path), gold, self.settings.symmetric_relations)
+                lost.append(float(breakdown.lost_relations))
+                entity.append(float(sum(breakdown.relation_causes[c] for c in ENTITY_CAUSES)))
+                share.append(100.0 * breakdown.error_propagation_share)
+            if lost:
+                table.rows.append((APPROACH_NAMES[approach], [Cell(lost), Cell(entity), Cell(share)]))
+        table.notes.append("Mean ± std over seeds. A lost gold relation is attributed to its first cause "
+                           "(`allennlp ere-analyze`, ere_allennlp/analysis/breakdown.py); entity errors: an argument "
+                           "not found, found with other boundaries or with the wrong type.")
+        return table
+
     def significance_rows(self) -> List[Dict[str, Any]]:
         present = [a for a in TABLE2_APPROACHES if a in self.approaches]
         rows = []
@@ -228,6 +254,12 @@ class StudyTables:
             text = table.markdown()
             (out / f"table{number}.md").write_text(text, encoding="utf-8")
             table.write_csv(out / f"table{number}.csv")
+            combined.append(text)
+        propagation = self.error_propagation()
+        if propagation.rows:
+            text = propagation.markdown()
+            (out / "error_propagation.md").write_text(text, encoding="utf-8")
+            propagation.write_csv(out / "error_propagation.csv")
             combined.append(text)
         (out / "tables.md").write_text("\n".join(combined), encoding="utf-8")
         rows = self.significance_rows()

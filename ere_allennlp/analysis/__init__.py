@@ -1,0 +1,1 @@
+"""Error analysis of predictions against gold (``allennlp ere-analyze``)."""
