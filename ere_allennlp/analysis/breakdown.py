@@ -90,6 +90,10 @@ class Breakdown:
     relation_confusion: Counter = field(default_factory=Counter)
     # metric -> [tp, n_pred, n_gold], from EreF1.count on the same sentences (the totals to agree with)
     metric_counts: Dict[str, List[int]] = field(default_factory=dict)
+    # The kind of every item of the last sentence added: (item, kind) lists under "predicted
+    # entities", "gold entities", "gold relations" (a cause, or "correct") and "predicted relations"
+    # ("correct" or a spurious kind). The HTML report reads them.
+    last: Dict[str, List[Tuple[Any, str]]] = field(default_factory=dict)
 
     def add_sentence(
         self, predicted: Dict[str, Any], gold: Dict[str, Any], length: int, symmetric: Iterable[str] = ()
@@ -97,6 +101,7 @@ class Breakdown:
         """One sentence: ``{"entities": [Entity], "relations": [Relation]}`` each, sentence-local."""
         symmetric = tuple(symmetric)
         p, g = EreF1.items(predicted, symmetric), EreF1.items(gold, symmetric)
+        self.last = {"predicted entities": [], "gold entities": [], "gold relations": [], "predicted relations": []}
         for name, counts in EreF1.count(predicted, gold, symmetric).items():
             total = self.metric_counts.setdefault(name, [0, 0, 0])
             for i in range(3):
@@ -127,6 +132,7 @@ class Breakdown:
                 else:
                     outcome = "boundary_wrong_type"
             self.entity_outcomes[outcome] += 1
+            self.last["predicted entities"].append(((s, e, label), outcome))
             row = self.entity_labels.setdefault(str(label), [0, 0, 0])
             row[1] += 1
             row[0] += outcome == "correct"
@@ -139,6 +145,7 @@ class Breakdown:
             else:
                 outcome = "missed"
             self.gold_entity_outcomes[outcome] += 1
+            self.last["gold entities"].append(((s, e, label), outcome))
             self.entity_labels.setdefault(str(label), [0, 0, 0])[2] += 1
         for span in set(gold_by_span) | set(pred_by_span):
             gold_labels = sorted(map(str, gold_by_span.get(span, ()))) or [NONE]
@@ -166,12 +173,15 @@ class Breakdown:
             self.by_length[length_bucket][2] += 1
             self.by_distance[distance_bucket][2] += 1
             if correct(strict, strict_predicted):
+                self.last["gold relations"].append((tuple(relation), "correct"))
                 self.correct_relations += 1
                 self.relation_labels[label][0] += 1
                 self.by_length[length_bucket][0] += 1
                 self.by_distance[distance_bucket][0] += 1
                 continue
-            self.relation_causes[self._cause(relation, p, predicted_spans, predicted_types, gold_types)] += 1
+            cause = self._cause(relation, p, predicted_spans, predicted_types, gold_types)
+            self.relation_causes[cause] += 1
+            self.last["gold relations"].append((tuple(relation), cause))
         for relation in p["relations"]:
             strict = tuple(relation[:4]) + (predicted_types.get(relation[:2]), predicted_types.get(relation[2:4]), relation.label)
             self.relation_labels.setdefault(str(relation.label), [0, 0, 0])[1] += 1
@@ -179,7 +189,11 @@ class Breakdown:
             self.by_distance[_bucket(argument_distance(relation), DISTANCE_BUCKETS)][1] += 1
             if not correct(strict, strict_gold):
                 both = relation[:2] in gold_spans and relation[2:4] in gold_spans
-                self.spurious_relations["both_arguments_entities" if both else "argument_not_an_entity"] += 1
+                kind = "both_arguments_entities" if both else "argument_not_an_entity"
+                self.spurious_relations[kind] += 1
+                self.last["predicted relations"].append((tuple(relation), kind))
+            else:
+                self.last["predicted relations"].append((tuple(relation), "correct"))
         gold_pairs: Dict[Tuple[int, ...], set] = {}
         for relation in g["relations"]:
             gold_pairs.setdefault(tuple(relation[:4]), set()).add(str(relation.label))

@@ -122,10 +122,11 @@ def _plots(results: Mapping[str, Mapping[str, Any]], folder: Path) -> List[Path]
 
 def analyze(
     prediction_paths: Sequence[str], gold_path: str, output_dir: str, names: Optional[Sequence[str]] = None,
-    symmetric_relations: Iterable[str] = (), plots: bool = True,
+    symmetric_relations: Iterable[str] = (), plots: bool = True, html: bool = True,
 ) -> Dict[str, Dict[str, Any]]:
     """Breakdowns of every prediction file, written to `output_dir`: ``analysis.md``,
-    ``analysis.json``, one CSV per table and PNG plots. Returns ``{name: breakdown JSON}``."""
+    ``analysis.json``, one CSV per table, PNG plots and ``report.html`` (the extractions, side by
+    side: `ere_allennlp.analysis.html`). Returns ``{name: breakdown JSON}``."""
     names = list(names) if names else default_names(prediction_paths)
     if len(names) != len(prediction_paths):
         raise ValueError(f"{len(names)} names for {len(prediction_paths)} prediction files")
@@ -149,4 +150,8 @@ def analyze(
         temporary.write_text("\n".join(markdown), encoding="utf-8")
     if plots:
         _plots(results, folder)
+    if html:
+        from ere_allennlp.analysis.html import write_report
+
+        write_report(prediction_paths, names, gold_path, str(folder / "report.html"), symmetric)
     return results

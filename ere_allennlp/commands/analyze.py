@@ -16,8 +16,9 @@ class Analyze(Subcommand):
     (``ere_allennlp/analysis/breakdown.py`` defines every kind): entity outcomes, the first cause
     of every gold relation lost, spurious relations, the error-propagation share, per-label and
     per-bucket (sentence length, argument distance) P/R/F1 and confusion matrices. Writes
-    ``analysis.md``, ``analysis.json``, a CSV per table and PNG plots to ``--output-dir``; prints
-    the Markdown."""
+    ``analysis.md``, ``analysis.json``, a CSV per table, PNG plots and ``report.html`` (every
+    sentence with gold and predicted entities and relations, errors marked, filters) to
+    ``--output-dir``; prints the Markdown."""
 
     @overrides
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ class Analyze(Subcommand):
         sub.add_argument("--names", nargs="+", default=None, help="a name per prediction file (default: file names)")
         sub.add_argument("--symmetric-relations", nargs="*", default=[], help="relation labels scored without direction")
         sub.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+        sub.add_argument("--no-html", action="store_true", help="skip report.html")
         sub.set_defaults(func=analyze_from_args)
         return sub
 
@@ -40,7 +42,8 @@ def analyze_from_args(args: argparse.Namespace) -> None:
         sys.exit("allennlp ere-analyze: error: give at least one prediction file and the gold file")
     *predictions, gold = args.files
     try:
-        analyze(predictions, gold, args.output_dir, args.names, args.symmetric_relations, plots=not args.no_plots)
+        analyze(predictions, gold, args.output_dir, args.names, args.symmetric_relations, plots=not args.no_plots,
+                html=not args.no_html)
     except (SignificanceError, ValueError) as error:
         print(f"allennlp ere-analyze: error: {error}", file=sys.stderr)
         sys.exit(1)
