@@ -66,6 +66,11 @@ def test_smoke_study_writes_every_table_and_the_plot(smoke_study: Path) -> None:
         assert f"### Table {number}" in (tables / "tables.md").read_text(encoding="utf-8")
     png = (tables / "approaches.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+    # The error-propagation table: a row per approach, each a mean over both seeds.
+    with open(tables / "error_propagation.csv", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == len(configs.approaches()) and all(r["share % seeds"] == "2" for r in records)
+    assert "### Error propagation" in (tables / "tables.md").read_text(encoding="utf-8")
     results = json.loads((tables / "results.json").read_text(encoding="utf-8"))
     assert set(results["approaches"]) == set(configs.approaches())
     for approach, figures in results["approaches"].items():
