@@ -152,43 +152,37 @@ def from_assignments(assignments: Iterable[str], folder: Optional[PathLike] = No
     return settings
 
 
-def _takes_settings(path: str) -> bool:
-    import _jsonnet
-
-    snippet = f"std.objectHasAll(import {json.dumps(path)}, 'settings')"
-    return json.loads(_jsonnet.evaluate_snippet("ere_allennlp settings check", snippet))
-
-
 def params_from_file(
     path: PathLike, settings: Optional[Mapping[str, Any]] = None, overrides: Union[str, Dict[str, Any]] = ""
 ) -> Params:
-    """The config at `path` (a file, or a shipped config's name: `find`) with `settings` (None: those of the ``ERE_*`` environment), then
-    AllenNLP's `overrides` (as ``Params.from_file`` applies them). A config not built from
-    ``lib/ere.libsonnet`` / ``lib/approach.libsonnet`` takes no settings: giving it some is an
-    error (a warning, and they are ignored, when they come from the environment)."""
+    """The config at `path` (a file, or a shipped config's name: `find`) with `settings` (None:
+    those of the ``ERE_*`` environment), then AllenNLP's `overrides` (as ``Params.from_file``
+    applies them). A config not built from ``lib/ere.libsonnet`` / ``lib/approach.libsonnet`` takes
+    no settings: giving it some is an error (a warning, and they are ignored, when they come from
+    the environment). The config is evaluated once."""
     import _jsonnet
 
     path = str(find(path).resolve())
     from_env = settings is None
     settings = dict(from_environment() if settings is None else settings)
-    if settings and not _takes_settings(path):
+    # One evaluation: whether the config takes settings, and the config (with them if it does).
+    snippet = (
+        f"local config = import {json.dumps(path)};"
+        "local takes = std.objectHasAll(config, 'settings');"
+        "{ takes: takes, config: if takes then config + { settings+:: std.parseJson(std.extVar('ere_settings')) } else config }"
+    )
+    try:
+        evaluated = json.loads(_jsonnet.evaluate_snippet(path, snippet, ext_vars={"ere_settings": json.dumps(settings)}))
+    except RuntimeError as error:  # jsonnet: an unknown setting or recipe, a syntax error
+        message = str(error).strip().splitlines()[0].replace("RUNTIME ERROR: ", "")
+        raise ConfigurationError(f"{path}: {message}") from None
+    if settings and not evaluated["takes"]:
         message = (f"{path} takes no ere_allennlp settings (it is not built from training_configs/lib/ere.libsonnet); "
                    f"settings given: {', '.join(sorted(settings))}")
         if not from_env:
             raise ConfigurationError(message)
         logger.warning("%s: the ERE_* variables are ignored", message)
-        settings = {}
-    if settings:
-        snippet = f"(import {json.dumps(path)}) + {{ settings+:: std.parseJson(std.extVar('ere_settings')) }}"
-        evaluate = lambda: _jsonnet.evaluate_snippet(path, snippet, ext_vars={"ere_settings": json.dumps(settings)})  # noqa: E731
-    else:
-        evaluate = lambda: _jsonnet.evaluate_file(path)  # noqa: E731
-    try:
-        text = evaluate()
-    except RuntimeError as error:  # jsonnet: an unknown setting or recipe, a syntax error
-        message = str(error).strip().splitlines()[0].replace("RUNTIME ERROR: ", "")
-        raise ConfigurationError(f"{path}: {message}") from None
-    config = json.loads(text)
+    config = evaluated["config"]
     if isinstance(overrides, dict):
         overrides = json.dumps(overrides)
     overrides_dict = parse_overrides(overrides)

@@ -63,22 +63,18 @@ def train_from_args(args: argparse.Namespace) -> None:
     if "ere_allennlp" not in include_package:
         include_package.append("ere_allennlp")
     try:
-        _train(args, include_package)
+        configs.train_model_from_file(
+            args.param_path,
+            args.serialization_dir,
+            overrides=args.overrides,
+            settings=settings_from_args(args),
+            recover=args.recover,
+            force=args.force,
+            dry_run=args.dry_run,
+            file_friendly_logging=args.file_friendly_logging,
+            include_package=include_package,
+        )
     except ConfigurationError as error:
         logger.debug("ere-train stopped", exc_info=True)
         print(f"allennlp ere-train: error: {error}", file=sys.stderr)
         sys.exit(1)
-
-
-def _train(args: argparse.Namespace, include_package: List[str]) -> None:
-    configs.train_model_from_file(
-        args.param_path,
-        args.serialization_dir,
-        overrides=args.overrides,
-        settings=settings_from_args(args),
-        recover=args.recover,
-        force=args.force,
-        dry_run=args.dry_run,
-        file_friendly_logging=args.file_friendly_logging,
-        include_package=include_package,
-    )
