@@ -90,27 +90,31 @@ class Breakdown:
     relation_confusion: Counter = field(default_factory=Counter)
     # metric -> [tp, n_pred, n_gold], from EreF1.count on the same sentences (the totals to agree with)
     metric_counts: Dict[str, List[int]] = field(default_factory=dict)
-    # The kind of every item of the last sentence added: (item, kind) lists under "predicted
-    # entities", "gold entities", "gold relations" (a cause, or "correct") and "predicted relations"
-    # ("correct" or a spurious kind). The HTML report reads them.
-    last: Dict[str, List[Tuple[Any, str]]] = field(default_factory=dict)
+    # (doc_key, tokens, kinds) of every sentence `breakdown_of` added (kinds: `add_sentence`'s
+    # result); the HTML report reads them.
+    records: List[Tuple[str, List[str], Dict[str, List[Tuple[Any, str]]]]] = field(default_factory=list)
 
     def add_sentence(
         self, predicted: Dict[str, Any], gold: Dict[str, Any], length: int, symmetric: Iterable[str] = ()
-    ) -> None:
-        """One sentence: ``{"entities": [Entity], "relations": [Relation]}`` each, sentence-local."""
+    ) -> Dict[str, List[Tuple[Any, str]]]:
+        """One sentence: ``{"entities": [Entity], "relations": [Relation]}`` each, sentence-local.
+        Returns the kind of every item: (item, kind) lists under "predicted entities", "gold
+        entities", "gold relations" (a cause, or "correct") and "predicted relations" ("correct" or
+        a spurious kind)."""
         symmetric = tuple(symmetric)
         p, g = EreF1.items(predicted, symmetric), EreF1.items(gold, symmetric)
-        self.last = {"predicted entities": [], "gold entities": [], "gold relations": [], "predicted relations": []}
-        for name, counts in EreF1.count(predicted, gold, symmetric).items():
+        kinds: Dict[str, List[Tuple[Any, str]]] = {
+            "predicted entities": [], "gold entities": [], "gold relations": [], "predicted relations": []}
+        for name, counts in EreF1.count_items(p, g).items():
             total = self.metric_counts.setdefault(name, [0, 0, 0])
             for i in range(3):
                 total[i] += counts[i]
-        self._entities(p, g)
-        self._relations(p, g, length)
+        self._entities(p, g, kinds)
+        self._relations(p, g, length, kinds)
+        return kinds
 
     # ---------------------------------------------------------------- entities
-    def _entities(self, p: Dict[str, Any], g: Dict[str, Any]) -> None:
+    def _entities(self, p: Dict[str, Any], g: Dict[str, Any], kinds: Dict[str, List[Tuple[Any, str]]]) -> None:
         gold_by_span: Dict[Span, set] = {}
         for s, e, label in g["ent_c"]:
             gold_by_span.setdefault((s, e), set()).add(label)
@@ -132,7 +136,7 @@ class Breakdown:
                 else:
                     outcome = "boundary_wrong_type"
             self.entity_outcomes[outcome] += 1
-            self.last["predicted entities"].append(((s, e, label), outcome))
+            kinds["predicted entities"].append(((s, e, label), outcome))
             row = self.entity_labels.setdefault(str(label), [0, 0, 0])
             row[1] += 1
             row[0] += outcome == "correct"
@@ -145,7 +149,7 @@ class Breakdown:
             else:
                 outcome = "missed"
             self.gold_entity_outcomes[outcome] += 1
-            self.last["gold entities"].append(((s, e, label), outcome))
+            kinds["gold entities"].append(((s, e, label), outcome))
             self.entity_labels.setdefault(str(label), [0, 0, 0])[2] += 1
         for span in set(gold_by_span) | set(pred_by_span):
             gold_labels = sorted(map(str, gold_by_span.get(span, ()))) or [NONE]
@@ -155,7 +159,7 @@ class Breakdown:
                     self.entity_confusion[(gold_label, pred_label)] += 1
 
     # ---------------------------------------------------------------- relations
-    def _relations(self, p: Dict[str, Any], g: Dict[str, Any], length: int) -> None:
+    def _relations(self, p: Dict[str, Any], g: Dict[str, Any], length: int, kinds: Dict[str, List[Tuple[Any, str]]]) -> None:
         predicted_spans = p["ent_i"]
         gold_spans = g["ent_i"]
         predicted_types, gold_types = p["types"], g["types"]
@@ -173,7 +177,7 @@ class Breakdown:
             self.by_length[length_bucket][2] += 1
             self.by_distance[distance_bucket][2] += 1
             if correct(strict, strict_predicted):
-                self.last["gold relations"].append((tuple(relation), "correct"))
+                kinds["gold relations"].append((tuple(relation), "correct"))
                 self.correct_relations += 1
                 self.relation_labels[label][0] += 1
                 self.by_length[length_bucket][0] += 1
@@ -181,7 +185,7 @@ class Breakdown:
                 continue
             cause = self._cause(relation, p, predicted_spans, predicted_types, gold_types)
             self.relation_causes[cause] += 1
-            self.last["gold relations"].append((tuple(relation), cause))
+            kinds["gold relations"].append((tuple(relation), cause))
         for relation in p["relations"]:
             strict = tuple(relation[:4]) + (predicted_types.get(relation[:2]), predicted_types.get(relation[2:4]), relation.label)
             self.relation_labels.setdefault(str(relation.label), [0, 0, 0])[1] += 1
@@ -191,9 +195,9 @@ class Breakdown:
                 both = relation[:2] in gold_spans and relation[2:4] in gold_spans
                 kind = "both_arguments_entities" if both else "argument_not_an_entity"
                 self.spurious_relations[kind] += 1
-                self.last["predicted relations"].append((tuple(relation), kind))
+                kinds["predicted relations"].append((tuple(relation), kind))
             else:
-                self.last["predicted relations"].append((tuple(relation), "correct"))
+                kinds["predicted relations"].append((tuple(relation), "correct"))
         gold_pairs: Dict[Tuple[int, ...], set] = {}
         for relation in g["relations"]:
             gold_pairs.setdefault(tuple(relation[:4]), set()).add(str(relation.label))

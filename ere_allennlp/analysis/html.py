@@ -5,12 +5,10 @@ Filters by error kind, label and approach pair, and a search by document key or 
 inline (no network); the data sits in one JSON block that a small script renders once."""
 import html
 import json
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from ere_allennlp.analysis.breakdown import Breakdown
 from ere_allennlp.atomic import atomic_path
-from ere_allennlp.dataset_readers.ere_json import read_documents
-from ere_allennlp.study.significance import aligned_sentences
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
@@ -99,56 +97,40 @@ render();
 """
 
 
-def report_data(prediction_paths: Sequence[str], names: Sequence[str], gold_path: str,
-                symmetric_relations: Iterable[str] = ()) -> Dict[str, Any]:
+def report_data(breakdowns: Mapping[str, Breakdown]) -> Dict[str, Any]:
     """Per document and sentence: tokens, gold and each approach's entities ``[start, end,
-    label, kind]`` and relations ``[hs, he, ts, te, label, kind]`` (gold items carry their
-    outcome or lost-relation cause; predicted ones theirs)."""
-    symmetric = tuple(symmetric_relations)
+    label, kind]`` and relations ``[hs, he, ts, te, label, kind]``, from the `Breakdown.records`
+    of each approach (`breakdown_of`, same gold file). Predicted items carry their kind; the gold
+    view's items carry their outcome or lost-relation cause for the first approach."""
+    names = list(breakdowns)
+
+    def marked(items: List[Any]) -> List[List[Any]]:
+        return [list(item) + [kind] for item, kind in items]
+
     documents: Dict[str, Dict[str, Any]] = {}
-    order: List[str] = []
-    tokens_of: Dict[str, List[List[str]]] = {}
-    for _, document in read_documents(gold_path):
-        tokens_of[document.doc_key] = document.sentences
-    for name, path in zip(names, prediction_paths):
-        for doc_key, predicted, gold, lengths in aligned_sentences(path, gold_path):
-            if doc_key not in documents:
-                order.append(doc_key)
-                documents[doc_key] = {"doc_key": doc_key, "sentences": [
-                    {"tokens": tokens_of[doc_key][k], "gold": None, "approaches": {}} for k in range(len(lengths))]}
-            for k, (p, g, length) in enumerate(zip(predicted, gold, lengths)):
-                breakdown = Breakdown()
-                breakdown.add_sentence(p, g, length, symmetric)
-                sentence = documents[doc_key]["sentences"][k]
-                if sentence["gold"] is None:
-                    sentence["gold"] = {"entities": [], "relations": []}
-                sentence["approaches"][name] = {
-                    "entities": [list(item) + [kind] for item, kind in breakdown.last["predicted entities"]],
-                    "relations": [list(item) + [kind] for item, kind in breakdown.last["predicted relations"]],
-                    "gold_entities": [list(item) + [kind] for item, kind in breakdown.last["gold entities"]],
-                    "gold_relations": [list(item) + [kind] for item, kind in breakdown.last["gold relations"]],
-                }
-    # The gold view marks each gold item with what the first approach did with it.
-    for doc in documents.values():
-        for sentence in doc["sentences"]:
-            first = sentence["approaches"][names[0]]
-            sentence["gold"] = {"entities": first.pop("gold_entities"), "relations": first.pop("gold_relations")}
-            for name in names[1:]:
-                sentence["approaches"][name].pop("gold_entities")
-                sentence["approaches"][name].pop("gold_relations")
-    return {"names": list(names), "documents": [documents[k] for k in order]}
+    for name in names:
+        sentence_index: Dict[str, int] = {}
+        for doc_key, tokens, kinds in breakdowns[name].records:
+            document = documents.setdefault(doc_key, {"doc_key": doc_key, "sentences": []})
+            k = sentence_index[doc_key] = sentence_index.get(doc_key, -1) + 1
+            if k == len(document["sentences"]):  # the first approach lays the sentences out
+                document["sentences"].append({"tokens": tokens, "approaches": {},
+                                              "gold": {"entities": marked(kinds["gold entities"]),
+                                                       "relations": marked(kinds["gold relations"])}})
+            document["sentences"][k]["approaches"][name] = {
+                "entities": marked(kinds["predicted entities"]), "relations": marked(kinds["predicted relations"])}
+    return {"names": names, "documents": list(documents.values())}
 
 
-def write_report(prediction_paths: Sequence[str], names: Sequence[str], gold_path: str, output: str,
-                 symmetric_relations: Iterable[str] = ()) -> Dict[str, Any]:
-    """Writes the page to `output`; returns its data."""
-    data = report_data(prediction_paths, names, gold_path, symmetric_relations)
-    kinds = sorted({item[-1] for doc in data["documents"] for s in doc["sentences"]
-                    for part in [s["gold"]] + list(s["approaches"].values()) for key in ("entities", "relations")
-                    for item in part[key]})
-    labels = sorted({str(item[-2]) for doc in data["documents"] for s in doc["sentences"]
-                     for part in [s["gold"]] + list(s["approaches"].values()) for key in ("entities", "relations")
-                     for item in part[key]})
+def write_report(breakdowns: Mapping[str, Breakdown], output: str) -> Dict[str, Any]:
+    """Writes the page of `breakdowns` (name -> `breakdown_of` of that approach's predictions) to
+    `output`; returns its data."""
+    data = report_data(breakdowns)
+    names = data["names"]
+    items = [item for doc in data["documents"] for s in doc["sentences"]
+             for part in [s["gold"], *s["approaches"].values()] for key in ("entities", "relations") for item in part[key]]
+    kinds = sorted({item[-1] for item in items})
+    labels = sorted({str(item[-2]) for item in items})
 
     def options(values: Sequence[str], selected: str = "") -> str:
         return "".join(f'<option value="{html.escape(v)}"{" selected" if v == selected else ""}>{html.escape(v)}</option>' for v in values)

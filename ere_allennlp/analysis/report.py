@@ -13,12 +13,14 @@ from ere_allennlp.study.significance import aligned_sentences
 
 
 def breakdown_of(predictions_path: str, gold_path: str, symmetric_relations: Iterable[str] = ()) -> Breakdown:
-    """The breakdown of one ``allennlp predict`` output against its gold DyGIE file."""
+    """The breakdown of one ``allennlp predict`` output against its gold DyGIE file, with the
+    kinds of every sentence's items in `Breakdown.records`."""
     breakdown = Breakdown()
     symmetric = tuple(symmetric_relations)
-    for _, predicted, gold, lengths in aligned_sentences(predictions_path, gold_path):
-        for predicted_sentence, gold_sentence, length in zip(predicted, gold, lengths):
-            breakdown.add_sentence(predicted_sentence, gold_sentence, length, symmetric)
+    for document, predicted, gold in aligned_sentences(predictions_path, gold_path):
+        for tokens, predicted_sentence, gold_sentence in zip(document.sentences, predicted, gold):
+            kinds = breakdown.add_sentence(predicted_sentence, gold_sentence, len(tokens), symmetric)
+            breakdown.records.append((document.doc_key, tokens, kinds))
     return breakdown
 
 
@@ -133,7 +135,8 @@ def analyze(
     if len(set(names)) != len(names):
         raise ValueError(f"names repeat: {names}")
     symmetric = tuple(symmetric_relations)
-    results = {name: breakdown_of(path, gold_path, symmetric).to_json() for name, path in zip(names, prediction_paths)}
+    breakdowns = {name: breakdown_of(path, gold_path, symmetric) for name, path in zip(names, prediction_paths)}
+    results = {name: breakdown.to_json() for name, breakdown in breakdowns.items()}
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_json(folder / "analysis.json", {"gold": os.path.abspath(gold_path),
@@ -153,5 +156,5 @@ def analyze(
     if html:
         from ere_allennlp.analysis.html import write_report
 
-        write_report(prediction_paths, names, gold_path, str(folder / "report.html"), symmetric)
+        write_report(breakdowns, str(folder / "report.html"))
     return results

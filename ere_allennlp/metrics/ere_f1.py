@@ -128,8 +128,13 @@ class EreF1(Metric):
         symmetric_relations: Iterable[str] = (),
     ) -> Dict[str, Counts]:
         """`{metric name: (tp, n_pred, n_gold)}` for one sentence."""
-        predicted = EreF1.items(predicted_sentence, symmetric_relations)
-        gold = EreF1.items(gold_sentence, symmetric_relations)
+        return EreF1.count_items(
+            EreF1.items(predicted_sentence, symmetric_relations), EreF1.items(gold_sentence, symmetric_relations)
+        )
+
+    @staticmethod
+    def count_items(predicted: Dict[str, Any], gold: Dict[str, Any]) -> Dict[str, Counts]:
+        """`count` of a sentence's `items` (predicted and gold), already built."""
         # Positions of the fields that are labels (None never matches) in each metric's items.
         label_positions: Dict[str, Tuple[int, ...]] = {
             "ent_i": (),

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import numpy as np
 
 from ere_allennlp.common import Entity, Relation, local_span
-from ere_allennlp.dataset_readers.ere_json import EreDataError, read_documents, read_json_lines
+from ere_allennlp.dataset_readers.ere_json import Document, EreDataError, read_documents, read_json_lines
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, EreF1, prf
 
 Counts = Tuple[int, int, int]
@@ -90,8 +90,8 @@ def _local_prediction(
 
 def aligned_sentences(
     predictions_path: str, gold_path: str
-) -> Iterator[Tuple[str, List[Dict[str, List[Any]]], List[Dict[str, List[Any]]], List[int]]]:
-    """Per gold document: (doc_key, predicted sentences, gold sentences, sentence lengths), each
+) -> Iterator[Tuple[Document, List[Dict[str, List[Any]]], List[Dict[str, List[Any]]]]]:
+    """Per gold document: (the gold `Document`, predicted sentences, gold sentences), each
     sentence ``{"entities": [Entity], "relations": [Relation]}`` in sentence-local offsets, against
     the prediction of the same doc_key (``allennlp predict`` output, document offsets). Every gold
     document needs exactly one prediction with the same sentences, and every prediction a gold
@@ -121,7 +121,7 @@ def aligned_sentences(
                 )
         predicted = _local_prediction(record, document.offsets, lengths, pred_where)
         gold = [{"entities": document.entities[k], "relations": document.relations[k]} for k in range(len(lengths))]
-        yield doc_key, predicted, gold, lengths
+        yield document, predicted, gold
     extra = sorted(set(predictions) - seen)
     if extra:
         raise SignificanceError(
@@ -137,13 +137,13 @@ def document_counts(
     each gold document (`aligned_sentences`: the same checks)."""
     symmetric = tuple(symmetric_relations)
     result: DocumentCounts = {}
-    for doc_key, predicted, gold, _ in aligned_sentences(predictions_path, gold_path):
+    for document, predicted, gold in aligned_sentences(predictions_path, gold_path):
         totals = {name: [0, 0, 0] for name in METRIC_NAMES}
         for predicted_sentence, gold_sentence in zip(predicted, gold):
             for name, counts in EreF1.count(predicted_sentence, gold_sentence, symmetric).items():
                 for i in range(3):
                     totals[name][i] += counts[i]
-        result[doc_key] = {name: (c[0], c[1], c[2]) for name, c in totals.items()}
+        result[document.doc_key] = {name: (c[0], c[1], c[2]) for name, c in totals.items()}
     return result
 
 

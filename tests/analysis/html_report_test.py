@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ere_allennlp.analysis.html import write_report
+from ere_allennlp.analysis.report import breakdown_of
 from tests.conftest import FIXTURES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,7 +52,8 @@ def _predictions(tmp_path: Path):
 def test_report_in_a_headless_browser(tmp_path: Path) -> None:
     paths, gold = _predictions(tmp_path)
     page = tmp_path / "report.html"
-    data = write_report(paths[::-1], ["edited", "perfect"], gold, str(page))  # gold marked for "edited"
+    # gold marked for "edited", the first approach
+    data = write_report({"edited": breakdown_of(paths[1], gold), "perfect": breakdown_of(paths[0], gold)}, str(page))
     assert "http" not in page.read_text().split("<script>")[0].lower()  # nothing fetched
     sentences = [s for doc in data["documents"] for s in doc["sentences"]]
     browser = _browser()
