@@ -49,6 +49,16 @@ class RunStudy(Subcommand):
         sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the package's training_configs)")
         sub.add_argument("--trials", type=int, default=10000, help="permutation test swaps (default 10000)")
         sub.add_argument("--tables-only", action="store_true", help="only (re)write the tables from the finished runs")
+        ray = sub.add_argument_group("Ray (pip install 'ere_allennlp[ray]')")
+        ray.add_argument("--ray", action="store_true", help="run every training and evaluation as a Ray task, "
+                         "independent ones at once (same folder, files and tables as without)")
+        ray.add_argument("--address", default=None, help="a running Ray cluster (e.g. auto, ray://host:10001); "
+                         "default: start a local Ray")
+        ray.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+        ray.add_argument("--cpus-per-task", type=float, default=1, help="CPUs each task reserves (default 1)")
+        ray.add_argument("--gpus-per-training", type=float, default=0,
+                         help="GPUs each task reserves, at most 1 (default 0; > 0 needs --cuda-device 0)")
+        ray.add_argument("--max-retries", type=int, default=2, help="reruns of a task whose worker died (default 2)")
         sub.set_defaults(func=study_from_args)
         return sub
 
@@ -70,13 +80,23 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
 
 
 def study_from_args(args: argparse.Namespace) -> str:
-    return str(run_study(settings_from_args(args), tables_only=args.tables_only))
+    executor = None
+    if args.ray:
+        from ere_allennlp.study.ray_runner import RayExecutor
+
+        executor = RayExecutor(address=args.address, num_cpus=args.num_cpus, cpus_per_task=args.cpus_per_task,
+                               gpus_per_training=args.gpus_per_training, max_retries=args.max_retries)
+    return str(run_study(settings_from_args(args), tables_only=args.tables_only, executor=executor))
 
 
-def run_study(settings: StudySettings, tables_only: bool = False, progress: bool = True):
+def run_study(settings: StudySettings, tables_only: bool = False, progress: bool = True, executor: Any = None):
+    """Runs (resumes) the study of `settings` and writes its tables. `executor`: a `Study.run`
+    executor, e.g. ``ere_allennlp.study.ray_runner.RayExecutor``; None runs one step at a time."""
     study = Study(settings)
+    if executor is not None:
+        executor.check(study.settings)
     if not tables_only:
-        study.run(progress=progress)
+        study.run(progress=progress, executor=executor)
     out = StudyTables(study).write()
     print((out / "tables.md").read_text(encoding="utf-8"))
     print(f"tables, results.json and approaches.png written to {out}")

@@ -5,6 +5,8 @@ finished run, so a study that stops (Ctrl-C, a crash, a full disk) continues whe
 
     OUT/study.json                                   the settings (a resumed study must match)
     OUT/seed_<s>/<dataset>_<module>/model.tar.gz     trained module (``allennlp train`` folder)
+    OUT/seed_<s>/<dataset>_<module>/ere_study_done.json  written once the archive is whole: a
+                                                     training counts as finished only with it
     OUT/seed_<s>/<dataset>_<module>/span_metrics.json  Table 4 figures of ``ei`` and ``pruner``
     OUT/seed_<s>/approaches/<name>/metrics_<split>.json      micro P/R/F1 and per-document counts
     OUT/seed_<s>/approaches/<name>/predictions_<split>.jsonl  document-level predictions, the
@@ -14,6 +16,13 @@ Modules are trained through the shipped ``training_configs/<dataset>_<module>.js
 the study's settings (``ere_allennlp.configs``; the environment is neither read nor changed). The
 pruner is trained once per seed and NerRi / NerRe / NerRe* load it (setting ``pruner``) instead of
 training their own. The approaches and modules come from the configs' tables.
+
+Each step names the steps it needs (a pruned module the seed's pruner, an approach its modules),
+so independent steps may run at once: `Study.run` runs them one after another, and
+``ere_allennlp.study.ray_runner`` as Ray tasks (``ere-study --ray``). Every step holds a lock on
+its own output (``OUT/seed_<s>/.locks/``, released by the kernel when its process dies) and checks
+again under it whether another process finished it meanwhile, so two processes given one folder
+never write the same run.
 """
 import json
 import logging
@@ -21,7 +30,9 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from filelock import FileLock
 
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
@@ -42,15 +53,50 @@ from ere_allennlp.study.significance import document_counts, micro_metrics
 logger = logging.getLogger(__name__)
 
 
+# Written beside a trained module's model.tar.gz once the archive is whole (see `Step.done`).
+TRAINED_MARKER = "ere_study_done.json"
+
+
 @dataclass
 class Step:
     kind: str  # "train", "spans" (Table 4 figures of a span module) or "evaluate" (an approach)
     seed: int
     name: str  # module or approach
     done_file: Path
+    needs: Tuple[Tuple[str, int, str], ...] = ()  # keys of the steps that must finish first
+
+    @property
+    def key(self) -> Tuple[str, int, str]:
+        return (self.kind, self.seed, self.name)
 
     def __str__(self) -> str:
         return f"seed {self.seed}: {self.kind} {self.name}"
+
+    def done(self) -> bool:
+        """Whether the step finished. A training is finished when its archive is whole: AllenNLP
+        writes model.tar.gz in place, so a process killed while writing it leaves a part of it.
+        `Study.train` records the archive's size in TRAINED_MARKER after the training returns; an
+        archive of a study written before the marker existed is checked once (its gzip stream
+        read to the end) and then gets one."""
+        if self.kind != "train":
+            return self.done_file.exists()
+        if not self.done_file.exists():
+            return False
+        marker = self.done_file.parent / TRAINED_MARKER
+        size = self.done_file.stat().st_size
+        if marker.exists():
+            try:
+                return json.loads(marker.read_text(encoding="utf-8")).get("archive_bytes") == size
+            except (OSError, ValueError):
+                return False
+        if archival.complete(str(self.done_file)):
+            mark_trained(self.done_file)
+            return True
+        return False
+
+
+def mark_trained(archive: Path) -> None:
+    atomic_json(archive.parent / TRAINED_MARKER, {"archive_bytes": archive.stat().st_size, "finished": archival.now()})
 
 
 def _eta(took: Dict[str, List[float]], remaining: Sequence[Step]) -> str:
@@ -89,15 +135,26 @@ class Study:
     def predictions_file(self, seed: int, approach: str) -> Path:
         return self.approach_dir(seed, approach) / f"predictions_{self.settings.eval_split}.jsonl"
 
+    def lock_file(self, step: Step) -> Path:
+        return self.seed_dir(step.seed) / ".locks" / f"{step.kind}_{step.name}.lock"
+
     def steps(self) -> List[Step]:
+        """Every run of the study in an order that runs each after the runs it needs."""
         steps: List[Step] = []
+        pruned = set(configs.pruned_modules(self.settings.configs()))
+        approaches = configs.approaches(self.settings.configs())
         for seed in self.settings.seeds:
             for module in self.settings.modules():
-                steps.append(Step("train", seed, module, self.module_dir(seed, module) / "model.tar.gz"))
+                needs = (("train", seed, "pruner"),) if module in pruned else ()
+                steps.append(Step("train", seed, module, self.module_dir(seed, module) / "model.tar.gz", needs))
                 if module in SPAN_MODULES:
-                    steps.append(Step("spans", seed, module, self.module_dir(seed, module) / "span_metrics.json"))
+                    steps.append(Step("spans", seed, module, self.module_dir(seed, module) / "span_metrics.json",
+                                      (("train", seed, module),)))
             for approach in self.settings.approaches:
-                steps.append(Step("evaluate", seed, approach, self.metrics_file(seed, approach)))
+                needs = tuple(("train", seed, m) for m in approaches[approach])
+                if any(m in pruned for m in approaches[approach]):
+                    needs += (("train", seed, "pruner"),)
+                steps.append(Step("evaluate", seed, approach, self.metrics_file(seed, approach), needs))
         return steps
 
     # ----------------------------------------------------------------------------- running
@@ -118,12 +175,17 @@ class Study:
                 )
         atomic_json(record, {"run_settings": current, "settings": asdict(self.settings)})
 
-    def run(self, progress: bool = True) -> List[Step]:
-        """Runs every unfinished step; returns the steps it ran. Finished ones are reused."""
+    def run(self, progress: bool = True, executor: Optional[Callable[["Study", List[Step], List[Step], bool], None]] = None) -> List[Step]:
+        """Runs every unfinished step; returns the steps it ran. Finished ones are reused.
+        `executor(study, steps, todo, progress)` runs `todo` instead of the loop below (the Ray
+        runner): it must run each step by `execute` and only after the steps it needs."""
         self.check_output_dir()
         steps = self.steps()
-        todo = [step for step in steps if not step.done_file.exists()]
+        todo = [step for step in steps if not step.done()]
         logger.info("study %s: %d of %d runs finished, %d to go", self.root, len(steps) - len(todo), len(steps), len(todo))
+        if executor is not None:
+            executor(self, steps, todo, progress)
+            return todo
         bar = tqdm(total=len(steps), initial=len(steps) - len(todo), unit="run", disable=not progress,
                    desc="ere-study", dynamic_ncols=True)
         took: Dict[str, List[float]] = {}
@@ -134,18 +196,31 @@ class Study:
                 logger.info("ere-study run %d/%d (%s); %s", len(steps) - len(todo) + number + 1, len(steps), step,
                             _eta(took, todo[number:]))
                 started = time.time()
-                if step.kind == "train":
-                    self.train(step.seed, step.name)
-                elif step.kind == "spans":
-                    self.span_metrics(step.seed, step.name)
-                else:
-                    self.evaluate(step.seed, step.name)
+                self.execute(step)
                 took.setdefault(step.kind, []).append(time.time() - started)
                 logger.info("%s took %.1f s", step, took[step.kind][-1])
                 bar.update(1)
         finally:
             bar.close()
         return todo
+
+    def execute(self, step: Step) -> bool:
+        """Runs one step under its lock; False if another process finished it meanwhile."""
+        lock = self.lock_file(step)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock)):
+            if step.done():
+                logger.info("%s was finished by another process", step)
+                return False
+            if step.kind == "train":
+                (step.done_file.parent / TRAINED_MARKER).unlink(missing_ok=True)
+                self.train(step.seed, step.name)
+                mark_trained(step.done_file)
+            elif step.kind == "spans":
+                self.span_metrics(step.seed, step.name)
+            else:
+                self.evaluate(step.seed, step.name)
+        return True
 
     def settings_of(self, seed: int, module: str = "") -> Dict[str, Any]:
         """The settings the configs of `seed` are read with; a pruned `module` loads the seed's pruner."""

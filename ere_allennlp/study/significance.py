@@ -10,12 +10,12 @@ of every document independently with probability 0.5, and
 ``p = (1 + #trials whose statistic >= the observed one) / (1 + trials)``.
 """
 import itertools
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Sequence, Set, Tuple
 
 import numpy as np
 
 from ere_allennlp.common import Entity, Relation, local_span
-from ere_allennlp.dataset_readers.ere_json import Document, EreDataError, read_documents, read_json_lines
+from ere_allennlp.dataset_readers.ere_json import Document, read_documents, read_json_lines
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, EreF1, prf
 
 Counts = Tuple[int, int, int]

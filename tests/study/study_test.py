@@ -2,7 +2,6 @@
 and the tables built from constructed runs with known figures."""
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,41 +10,13 @@ from typing import Dict, List
 import pytest
 
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
-from ere_allennlp.study import Study, StudyError, StudySettings, StudyTables, document_counts
+from ere_allennlp.study import Study, StudyError, StudyTables, document_counts
 from ere_allennlp import configs
 from tests.conftest import REPO_ROOT
-
-# The pruner's paper dimensions make a 12.8 M-parameter bi-affine layer; the tiny BERT has 42k.
-SMALL_PRUNER = {"pruner": {"model.biaffine_dim": 32, "model.biaffine_projection_dim": 16, "model.hidden_dim": 32}}
-SEEDS = [1, 2]
+from tests.study.smoke import GROUP, SEEDS, smoke_settings
 
 
-def smoke_settings(output_dir: Path, **changes) -> StudySettings:
-    values = dict(
-        output_dir=str(output_dir), dataset="scierc", data_dir=str(REPO_ROOT / "fixtures/data"), seeds=SEEDS,
-        encoder=str(REPO_ROOT / "fixtures/tiny_bert"), epochs="1", lr="1e-3", batch_size=4,
-        module_overrides=SMALL_PRUNER, trials=200,
-    )
-    values.update(changes)
-    return StudySettings(**values)
-
-
-@pytest.fixture(scope="module")
-def smoke_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`allennlp ere-study` on the fixtures, every approach, 2 seeds, 1 epoch (about 40 s)."""
-    out = tmp_path_factory.mktemp("study") / "smoke"
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    command = [
-        sys.executable, "-m", "allennlp", "ere-study", "--data-dir", "fixtures/data", "-s", str(out),
-        "--seeds", *map(str, SEEDS), "--epochs", "1", "--lr", "1e-3", "--batch-size", "4",
-        "--encoder", "fixtures/tiny_bert", "--module-overrides", json.dumps(SMALL_PRUNER), "--trials", "200",
-    ]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert "### Table 2" in result.stdout
-    return out
-
-
+@pytest.mark.xdist_group(GROUP)
 def test_smoke_study_writes_every_table_and_the_plot(smoke_study: Path) -> None:
     tables = smoke_study / "tables"
     rows = {
@@ -82,6 +53,7 @@ def test_smoke_study_writes_every_table_and_the_plot(smoke_study: Path) -> None:
     assert all(0 < row["p_value"] <= 1 for row in results["significance"])
 
 
+@pytest.mark.xdist_group(GROUP)
 def test_smoke_study_metrics_agree_with_the_models_and_the_prediction_files(smoke_study: Path) -> None:
     """The table's figures come from per-document counts; they must equal what the approach
     model's own metric (`allennlp evaluate`) says, and what `ere-compare` reads from the
@@ -108,6 +80,7 @@ def test_smoke_study_metrics_agree_with_the_models_and_the_prediction_files(smok
         assert archived["model"]["pruner"]["type"] == "span_pruner"
 
 
+@pytest.mark.xdist_group(GROUP)
 def test_smoke_study_resumes_and_refuses_other_settings(smoke_study: Path, tmp_path: Path) -> None:
     study = Study(smoke_settings(smoke_study))
     assert study.run(progress=False) == []  # everything is finished
