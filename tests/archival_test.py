@@ -63,6 +63,27 @@ def test_encoder_cache_is_content_addressed(tmp_path: Path, monkeypatch) -> None
         archival.materialise_encoder(str(first))
 
 
+def _materialise_many(folder: str, times: int) -> list:
+    return [archival.materialise_encoder(folder) for _ in range(times)]
+
+
+def test_encoder_cache_with_processes_at_once(tmp_path: Path, monkeypatch) -> None:
+    """Processes loading archives at once (Ray tasks) get the same whole copy; a damaged copy is
+    replaced under the lock while the others wait."""
+    import multiprocessing
+
+    monkeypatch.setenv("ERE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "enc"
+    shutil.copytree(REPO_ROOT / "fixtures/tiny_bert", folder)
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.starmap(_materialise_many, [(str(folder), 5)] * 4)
+    paths = {p for result in results for p in result}
+    assert len(paths) == 1
+    target = paths.pop()
+    assert archival.folder_digest(target) == archival.folder_digest(str(folder))
+    assert sorted(p.name for p in (tmp_path / "cache/encoders").iterdir()) == sorted([Path(target).name, Path(target).name + ".lock"])
+
+
 def test_inline_archived_models_copies_the_config_in(tmp_path: Path) -> None:
     pruner_config = {"model": {"type": "span_pruner", "embedder": {"model_name": "enc"}}}
     pruner = fake_archive(tmp_path / "pruner.tar.gz", pruner_config)
