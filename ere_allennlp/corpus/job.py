@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.corpus import reading
 from ere_allennlp.corpus.plan import CorpusFolder, CorpusPlan, Shard
-from ere_allennlp.ray_support import ray_session, task_threads
+from ere_allennlp.ray_support import cuda_device_in_task, ray_session, task_threads
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,14 @@ def _predict(folder: CorpusFolder, plan: CorpusPlan, options: CorpusOptions, mer
     return result
 
 
+def actor_arguments(plan: CorpusPlan, todo: List[Shard], options: CorpusOptions) -> Dict[str, Any]:
+    """What each `ShardPredictor` is built with: an actor given a GPU runs on it (index 0 of the
+    CUDA_VISIBLE_DEVICES Ray sets), one without on the CPU."""
+    return {"archive": plan.archive["path"], "paths": [i.path for i in plan.inputs],
+            "shard_files": {s.index: s.file for s in todo}, "num_cpus": options.cpus_per_worker,
+            "cuda_device": cuda_device_in_task(options.gpus_per_worker)}
+
+
 def _run(plan: CorpusPlan, folder: CorpusFolder, todo: List[Shard], options: CorpusOptions, result: CorpusResult,
          started: float) -> None:
     expected = {s.index: s.documents for s in todo}
@@ -197,11 +205,7 @@ def _run(plan: CorpusPlan, folder: CorpusFolder, todo: List[Shard], options: Cor
                 ShardPredictor, batch_size=options.batch_size, batch_format="numpy",
                 compute=ActorPoolStrategy(size=options.num_workers), num_cpus=options.cpus_per_worker,
                 num_gpus=options.gpus_per_worker,
-                fn_constructor_kwargs={
-                    "archive": plan.archive["path"], "paths": [i.path for i in plan.inputs],
-                    "shard_files": {s.index: s.file for s in todo}, "num_cpus": options.cpus_per_worker,
-                    "cuda_device": 0 if options.gpus_per_worker > 0 else -1,
-                },
+                fn_constructor_kwargs=actor_arguments(plan, todo, options),
             )
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 if not result.startup_seconds:

@@ -171,3 +171,23 @@ def test_missing_inputs_and_another_jobs_folder_fail_with_one_line(archive: str,
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"ere-predict-corpus: no input file matches '{tmp_path}/nothing-*.jsonl'"
     assert "Traceback" not in result.stderr
+
+
+def test_the_actor_predicts_a_batch_as_the_predictor_does(archive: str) -> None:
+    """`ShardPredictor` without Ray: a batch of lines, one of them bad, gives the predictor's
+    records keyed by file and line, the bad one an error record; a GPU actor gets device 0."""
+    import numpy as np
+
+    from ere_allennlp.corpus.job import CorpusOptions, ShardPredictor, actor_arguments
+
+    lines = (REPO_ROOT / "fixtures/data/test.json").read_text(encoding="utf-8").splitlines()[:2] + ["{bad"]
+    actor = ShardPredictor(archive, ["in.jsonl"], {7: 0}, num_cpus=1, cuda_device=-1)
+    out = actor({"shard": np.array([7, 7, 7]), "line": np.array([1, 2, 5]), "text": np.array(lines, dtype=object)})
+    records = [json.loads(t) for t in out["output"].tolist()]
+    assert out["error"].tolist() == [False, False, True]
+    assert [(r["input_file"], r["input_line"]) for r in records] == [("in.jsonl", 1), ("in.jsonl", 2), ("in.jsonl", 5)]
+    assert [r["doc_key"] for r in records[:2]] == [json.loads(line)["doc_key"] for line in lines[:2]]
+    assert records[2]["error"].startswith("in.jsonl:5: malformed JSON")
+    plan = CorpusPlan({"path": archive}, [], [], 1)
+    assert actor_arguments(plan, [], CorpusOptions(gpus_per_worker=0.5))["cuda_device"] == 0
+    assert actor_arguments(plan, [], CorpusOptions())["cuda_device"] == -1

@@ -164,3 +164,24 @@ def test_ray_resources_that_cannot_work_are_refused(tmp_path: Path) -> None:
     settings.cuda_device = -1
     with pytest.raises(StudyError, match="--cpus-per-task must be > 0"):
         RayExecutor(cpus_per_task=0).check(settings)
+
+
+def test_a_task_runs_on_the_gpu_ray_gave_it_or_on_the_cpu(tmp_path: Path, monkeypatch) -> None:
+    """`run_step` (a task's body, called here without Ray) hands the study device 0 when the task
+    reserved a GPU (Ray's CUDA_VISIBLE_DEVICES holds it) and -1 otherwise, and torch as many
+    threads as it reserved CPUs."""
+    import torch
+
+    from ere_allennlp.study import ray_runner
+
+    seen = []
+    monkeypatch.setattr(Study, "execute", lambda self, step: seen.append((self.settings.cuda_device, step.key)) or True)
+    settings = vars(smoke_settings(tmp_path / "s", cuda_device=3))
+    threads = torch.get_num_threads()
+    try:
+        assert ray_runner.run_step(settings, ("train", 1, "ner"), 2, 0.5)["ran"]
+        assert torch.get_num_threads() == 2
+        ray_runner.run_step(dict(settings, cuda_device=-1), ("evaluate", 2, "a8"), 1, 0)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [(0, ("train", 1, "ner")), (-1, ("evaluate", 2, "a8"))]
