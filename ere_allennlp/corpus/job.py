@@ -115,6 +115,8 @@ class CorpusOptions:
 
 @dataclass
 class CorpusResult:
+    """What one run of a job did (``manifest.json``, ``finished.last_run``; the command prints it)."""
+
     shards: int = 0
     shards_run: int = 0
     documents: int = 0
