@@ -168,3 +168,17 @@ def test_input_errors(runs: ModuleRuns) -> None:
         extractor.extract_documents([*DOCS[:3], {"doc_key": "bad"}, DOCS[4]])
     with pytest.raises(ValueError, match="batch_size"):
         Extractor(extractor.predictor, batch_size=0)
+
+
+def test_cuda_device_reaches_the_approach_and_its_stages(a4_archive: str, runs: ModuleRuns, pretend_cuda) -> None:
+    """``Extractor.from_archive(path, cuda_device=0)`` loads the approach and each of its stages
+    with ``cuda_device=0`` (recorded; nothing moves on this CPU-only machine), as it does a module."""
+    pretend_cuda.loads.clear()
+    extractor = Extractor.from_archive(a4_archive, cuda_device=0)
+    assert pretend_cuda.loads == [("ere_approach", 0), ("ner", 0), ("re", 0)]
+    assert ("Approach", 0) in pretend_cuda.moved
+    with single_thread():
+        assert len(extractor.extract_texts(TEXTS[:2])) == 2
+    pretend_cuda.loads.clear()
+    Extractor.from_archive(str(runs.archive("ner")), cuda_device=0)
+    assert pretend_cuda.loads == [("ner", 0)]

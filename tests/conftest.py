@@ -53,3 +53,74 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
 # `make test` runs two pytest workers on two cores: one torch thread each avoids oversubscription
 # (measured: one tiny NerRe epoch took 41 s with 2 threads per worker, 0.4 s with 1).
 torch.set_num_threads(1)
+
+
+class DeviceLog:
+    """What code given a GPU index asked for (`pretend_cuda`): archives loaded (model type, the
+    ``cuda_device`` ``Model.load`` was given), modules moved by ``.cuda()`` (class name, device),
+    batches moved (device) and the trainers built."""
+
+    def __init__(self) -> None:
+        self.loads: list = []
+        self.moved: list = []
+        self.batches: list = []
+        self.trainers: list = []
+
+    def loaded(self, model_type: str) -> list:
+        """The ``cuda_device`` of every load of a model of `model_type`, in order."""
+        return [device for kind, device in self.loads if kind == model_type]
+
+
+@pytest.fixture
+def pretend_cuda(monkeypatch: pytest.MonkeyPatch) -> DeviceLog:
+    """Runs code given a GPU index (``cuda_device=0``) on this CPU-only machine, recording where it
+    asks for things to go: ``Model.load`` (every archive loaded: ``load_archive``, ``from_archive``,
+    an approach's stages) records its ``cuda_device`` and reads the weights onto the CPU,
+    ``Module.cuda`` records and leaves the module where it is, AllenNLP's ``move_to_device`` records
+    and leaves the batch, ``check_for_gpu`` passes. What AllenNLP does with the device itself
+    (autocast, the gradient scaler) runs as it does on a machine without CUDA."""
+    import allennlp.commands.predict
+    import allennlp.commands.train
+    import allennlp.evaluation.evaluator
+    import allennlp.nn.util
+    import allennlp.training.gradient_descent_trainer as gradient_descent_trainer
+    import allennlp.training.trainer
+    import allennlp.training.util
+    from allennlp.models import Model
+
+    log = DeviceLog()
+    load = Model.__dict__["load"].__func__
+
+    def recording_load(cls, config, serialization_dir, weights_file=None, cuda_device=-1):
+        model = config["model"]
+        log.loads.append((model if isinstance(model, str) else model["type"], cuda_device))
+        return load(cls, config, serialization_dir, weights_file, cuda_device)
+
+    def recording_cuda(module: torch.nn.Module, device=None) -> torch.nn.Module:
+        log.moved.append((type(module).__name__, device))
+        return module
+
+    read_state_dict = allennlp.nn.util.read_state_dict
+
+    def cpu_state_dict(path, strip_prefix=None, ignore=None, strict=True, cuda_device=-1):
+        return read_state_dict(path, strip_prefix, ignore, strict, cuda_device=-1)
+
+    def recording_move(obj, cuda_device):
+        log.batches.append(allennlp.nn.util.int_to_device(cuda_device))
+        return obj
+
+    trainer_init = gradient_descent_trainer.GradientDescentTrainer.__init__
+
+    def recording_trainer(trainer, *args, **kwargs):
+        trainer_init(trainer, *args, **kwargs)
+        log.trainers.append(trainer)
+
+    monkeypatch.setattr(Model, "load", classmethod(recording_load))
+    monkeypatch.setattr(torch.nn.Module, "cuda", recording_cuda)
+    monkeypatch.setattr(allennlp.nn.util, "read_state_dict", cpu_state_dict)
+    monkeypatch.setattr(allennlp.nn.util, "move_to_device", recording_move)
+    for module in (allennlp.commands.predict, allennlp.commands.train, allennlp.evaluation.evaluator,
+                   gradient_descent_trainer, allennlp.training.trainer, allennlp.training.util):
+        monkeypatch.setattr(module, "check_for_gpu", lambda device: None)
+    monkeypatch.setattr(gradient_descent_trainer.GradientDescentTrainer, "__init__", recording_trainer)
+    return log

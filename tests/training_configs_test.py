@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+import torch
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import DatasetReader, Vocabulary
@@ -59,6 +60,7 @@ def test_configs_read_without_the_package_or_the_environment(tmp_path: Path) -> 
 def test_every_module_config_builds_with_every_recipe(config: Path) -> None:
     paper = read(config, **TINY)
     assert paper["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.5  # Table 7's warm-up rate
+    assert paper["trainer"]["use_amp"] is False and paper["trainer"]["cuda_device"] == -1  # float32 on the CPU
     for recipe in configs.recipe_names():
         built = read(config, recipe=recipe, **TINY)
         assert built["trainer"]["learning_rate_scheduler"]["cut_frac"] != 0.5  # the recipe took effect
@@ -81,6 +83,7 @@ def test_every_approach_config_names_its_stages(config: Path) -> None:
     dataset, name = config.stem.split("_", 1)
     built = read(config, runs="/somewhere")
     assert built["model"]["type"] == "ere_approach"
+    assert built["model"]["cuda_device"] == -1 and read(config, cuda_device=1)["model"]["cuda_device"] == 1
     assert built["model"]["stages"] == [f"/somewhere/{dataset}_{m}/model.tar.gz" for m in configs.approaches()[name]]
 
 
@@ -146,3 +149,41 @@ def test_import_sets_no_environment_variable() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_use_amp_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``use_amp`` (default false, the paper) becomes the trainer's ``use_amp``, from a setting or
+    ``ERE_USE_AMP``; on the CPU the config refuses it in one line, as AllenNLP's trainer would
+    only after the model is built."""
+    from allennlp.data.data_loaders import SimpleDataLoader
+    from allennlp.training import GradientDescentTrainer
+
+    ner = configs.module_config("scierc", "ner")
+    assert read(ner)["trainer"]["use_amp"] is False
+    gpu = read(ner, use_amp=True, cuda_device=0)["trainer"]
+    assert gpu["use_amp"] is True and gpu["cuda_device"] == 0
+    two_gpus = read(ner, use_amp=True, distributed=[0, 1])
+    assert two_gpus["trainer"]["use_amp"] is True and two_gpus["distributed"]["cuda_devices"] == [0, 1]
+    for settings in ({"use_amp": True}, {"use_amp": True, "distributed": [-1, -1]}):
+        with pytest.raises(ConfigurationError, match=r"use_amp needs a GPU .*got \[-1"):
+            read(ner, **settings)
+    with pytest.raises(ConfigurationError, match="use_amp must be true or false, got 1"):
+        read(ner, use_amp=1, cuda_device=0)
+    for name in configs.setting_defaults():
+        monkeypatch.delenv(configs.variable_name(name), raising=False)
+    monkeypatch.setenv("ERE_USE_AMP", "true")
+    monkeypatch.setenv("ERE_CUDA_DEVICE", "0")
+    assert configs.from_environment() == {"use_amp": True, "cuda_device": 0}
+    assert configs.params_from_file(ner).as_dict()["trainer"]["use_amp"] is True
+    assert configs.from_assignments(["use_amp=false"]) == {"use_amp": False}
+    # What the config's check says first: AllenNLP's trainer refuses AMP on the CPU.
+    model = OneLinear(Vocabulary())
+    with pytest.raises(ValueError, match="Using AMP requires a cuda device"):
+        GradientDescentTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), SimpleDataLoader([], 1),
+                               use_amp=True, cuda_device=-1)
+
+
+class OneLinear(Model):
+    def __init__(self, vocab: Vocabulary) -> None:
+        super().__init__(vocab)
+        self.linear = torch.nn.Linear(1, 1)

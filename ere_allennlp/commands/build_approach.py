@@ -35,7 +35,8 @@ class BuildApproach(Subcommand):
     ere_approach`` naming its stage archives), ready for ``allennlp evaluate`` and
     ``allennlp predict``. Nothing is trained: the stages were trained as modules. The config is
     read with the ``ERE_<NAME>`` variables and ``--setting NAME=VALUE`` (``runs``: where the
-    module archives are), as ``allennlp ere-train`` reads them. The archive
+    module archives are; ``cuda_device``: where the stages are loaded to check the chain), as
+    ``allennlp ere-train`` reads them. The archive
     holds every stage (config, vocabulary, weights, its pruner), the encoder's config and
     tokenizer files, and ``ere_manifest.json`` (``allennlp ere-info`` prints it): it loads with
     none of the module archives, the pruner archive or the encoder folder present, offline."""
@@ -121,7 +122,7 @@ def load_approach(
     """The approach of an approach config read with `settings` (None: the ``ERE_*``
     environment's; ``runs`` says where the stage archives are), in memory (its stages loaded
     from their archives, the chain checked), and the config as a dict; nothing is written.
-    `cuda_device`, if given, replaces the config's."""
+    The stages are loaded on `cuda_device` if given, else on the ``cuda_device`` setting's device."""
     params = configs.params_from_file(param_path, settings, overrides)
     prepare_environment(params)
     config = params.duplicate().as_dict(quiet=True)
@@ -155,6 +156,9 @@ def build_approach(
             entry = pack_stage(source, os.path.join(staging, relative), name)
             stages.append(dict(entry, index=k + 1, directory=relative))
         config["model"]["stages"] = [archival.archive_path(s["directory"]) for s in stages]
+        # The device the stages were loaded on here is no property of the archive: whoever loads it
+        # says where (`Approach._load`).
+        config["model"].pop("cuda_device", None)
         rest, encoders = archival.export_encoders({k: v for k, v in config.items() if k != "model"}, staging, staging)
         config.update(rest)
         with open(os.path.join(staging, CONFIG_NAME), "w", encoding="utf-8") as config_file:

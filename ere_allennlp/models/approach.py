@@ -4,6 +4,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
@@ -46,8 +47,10 @@ class Approach(archival.ArchivePathsMixin, Model):
     symmetric_relations : `List[str]`, optional (default = `None`)
         Passed to ``ere_f1``.
     cuda_device : `int`, optional (default = `-1`)
-        Where the stages are loaded (the CPU by default; ``allennlp evaluate/predict
-        --cuda-device`` then moves the whole approach).
+        Where the stages are loaded. Loading an approach archive (``allennlp evaluate/predict
+        --cuda-device``, ``Extractor.from_archive(cuda_device=...)``, ``load_archive``) sets it to
+        the device asked for (`_load`), whatever the archive's config says; ``allennlp ere-approach``
+        takes it from the ``cuda_device`` setting (the archive it writes names no device).
 
     Metrics: the six ``ere_f1`` scores of the final output, and per stage ``s<k>_<module>_ent_i_*``
     (the entity spans the stage kept) and ``s<k>_pruner_*`` (the spans a pruner kept).
@@ -113,19 +116,45 @@ class Approach(archival.ArchivePathsMixin, Model):
         self._stage_span_metrics: List[EreF1] = [EreF1() for _ in models]
         self._pruner_metrics: List[EreF1] = [EreF1() for _ in models]
 
+    @classmethod
+    def _load(cls, config: Params, serialization_dir, weights_file=None, cuda_device: int = -1):  # type: ignore
+        """AllenNLP's hook for loading an archive: the stages are loaded on the device the archive
+        is loaded on (``load_archive(cuda_device=...)``), not on the one its config names, so that
+        no stage is first built on the CPU and nothing is left there."""
+        config = config.duplicate()
+        config["model"]["cuda_device"] = cuda_device
+        return super()._load(config, serialization_dir, weights_file, cuda_device)
+
     @property
     def encoder_name(self) -> str:
         return self.stage_encoders[0]
 
     @staticmethod
     def _spans_tensor(spans: Sequence[Sequence[Tuple[int, int]]], device: torch.device) -> torch.LongTensor:
-        """Per-sentence span lists -> [B, m, 2] with (-1, -1) padding (m >= 1)."""
+        """Per-sentence span lists -> [B, m, 2] with (-1, -1) padding (m >= 1), on `device`. Built
+        on the CPU and copied once (filling a GPU tensor row by row is a copy per sentence)."""
         width = max([len(s) for s in spans] + [1])
-        out = torch.full((len(spans), width, 2), -1, dtype=torch.long, device=device)
-        for k, sentence in enumerate(spans):
-            if sentence:
-                out[k, : len(sentence)] = torch.tensor(sentence, dtype=torch.long, device=device)
-        return out
+        rows = [list(sentence) + [(-1, -1)] * (width - len(sentence)) for sentence in spans]
+        return torch.tensor(rows, dtype=torch.long).view(len(spans), width, 2).to(device)
+
+    @staticmethod
+    def _related_pair_mask(
+        entities: Sequence[Sequence[Tuple[Entity, float]]],
+        relations: Sequence[Sequence[Tuple[Relation, float]]],
+        num_spans: int,
+        device: torch.device,
+    ) -> torch.BoolTensor:
+        """[B, m, m] True at the (head, tail) positions, among each sentence's `entities`, of the
+        pairs an upstream stage found related; built on the CPU and copied to `device` once."""
+        mask = torch.zeros(len(entities), num_spans, num_spans, dtype=torch.bool)
+        for b, (sentence_entities, sentence_relations) in enumerate(zip(entities, relations)):
+            index = {(e.start, e.end): i for i, (e, _) in enumerate(sentence_entities)}
+            for r, _ in sentence_relations:
+                i = index.get((r.head_start, r.head_end))
+                j = index.get((r.tail_start, r.tail_end))
+                if i is not None and j is not None:
+                    mask[b, i, j] = True
+        return mask.to(device)
 
     @overrides(check_signature=False)  # outputs hold decoded lists besides tensors
     def forward(  # type: ignore
@@ -152,14 +181,8 @@ class Approach(archival.ArchivePathsMixin, Model):
             pair_mask = None
             if stage.needs_related_pairs and relations is not None:
                 # Rc labels exactly the pairs an upstream stage found related.
-                index = [{(e.start, e.end): i for i, (e, _) in enumerate(s)} for s in entities or []]
-                pair_mask = torch.zeros(stage_spans.shape[:2] + stage_spans.shape[1:2], dtype=torch.bool, device=spans.device)
-                for b, sentence in enumerate(relations):
-                    for r, _ in sentence:
-                        i = index[b].get((r.head_start, r.head_end))
-                        j = index[b].get((r.tail_start, r.tail_end))
-                        if i is not None and j is not None:
-                            pair_mask[b, i, j] = True
+                assert entities is not None
+                pair_mask = self._related_pair_mask(entities, relations, stage_spans.size(1), spans.device)
             prediction = stage.predict(tokens, stage_spans, pair_mask, use_pruner=first)
             if prediction.candidates is not None and has_gold and stage.pruner is not None and first:
                 self._pruner_metrics[k](

@@ -16,8 +16,23 @@ from ere_allennlp.common import NULL_LABEL
 HEAD_KINDS = ("identify", "classify", "classify_null")
 
 
-class Head:
+class Head(torch.nn.Module):
+    """The label space of one head over the vocabulary namespace `namespace`.
+
+    A `torch.nn.Module` without parameters, so that its index map (``vocab_to_head``, a buffer
+    that is not saved: it derives from the vocabulary) moves with the model (``.cuda()``, ``.to()``).
+
+    # Parameters
+
+    kind : `str`
+        ``identify``, ``classify`` or ``classify_null`` (the module docstring).
+    vocab : `Vocabulary`
+    namespace : `str`
+        ``entity_labels`` or ``relation_labels``.
+    """
+
     def __init__(self, kind: str, vocab: Vocabulary, namespace: str) -> None:
+        super().__init__()
         if kind not in HEAD_KINDS:
             raise ConfigurationError(f"head kind must be one of {HEAD_KINDS}, got {kind!r}")
         self.kind = kind
@@ -41,7 +56,8 @@ class Head:
             self.labels = [None] + gold_labels
             for token, index in token_to_index.items():
                 mapping[index] = 0 if token == NULL_LABEL else gold_labels.index(token) + 1
-        self.vocab_to_head = torch.tensor(mapping, dtype=torch.long)
+        self.vocab_to_head: torch.Tensor
+        self.register_buffer("vocab_to_head", torch.tensor(mapping, dtype=torch.long), persistent=False)
         self.size = len(self.labels)
         # Scores computed by the linear scorer; identification scores only "present".
         self.num_scores = 1 if kind == "identify" else self.size
@@ -58,7 +74,7 @@ class Head:
 
     def targets(self, vocab_labels: torch.Tensor) -> torch.Tensor:
         """Vocabulary label indices (-1 = padding) -> head indices (-1 = ignored in the loss)."""
-        mapping = self.vocab_to_head.to(vocab_labels.device)
+        mapping = self.vocab_to_head.to(vocab_labels.device)  # already there once the model is moved
         vocab_labels = vocab_labels.long()  # AdjacencyField pads with a float tensor
         return torch.where(vocab_labels >= 0, mapping[vocab_labels.clamp(min=0)], -1)
 

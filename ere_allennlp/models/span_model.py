@@ -22,7 +22,7 @@ from ere_allennlp.models.span_encoding import SpanEncoding
 from ere_allennlp.modules.high_order_inference import HighOrderInference
 from ere_allennlp.modules.ternary_scorer import FactorisedTernaryScorer
 from ere_allennlp.allennlp_internals import feedforward_after_first_linear, first_linear
-from ere_allennlp.nn_util import scatter_real
+from ere_allennlp.nn_util import scatter_real, upcast
 
 logger = logging.getLogger(__name__)
 
@@ -299,19 +299,24 @@ class SpanModel(ArchivePathsMixin, Model):
     def infer(
         self, encoding: "SpanEncoding", pair_mask: torch.Tensor
     ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Encoded spans -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None)."""
+        """Encoded spans -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None).
+
+        The logits are normalised in float32 (float64 for a float64 model): under autocast (or
+        ``use_amp``) the layers give half-precision scores, which are upcast before the
+        log-softmax, the mention scores' logsumexp and mean-field inference, so the
+        log-probabilities are float32."""
         span_mask = encoding.span_mask
         entity_logits = relation_logits = None
         if self.entity_head is not None:
             # MLP and scorer on the real spans only: [N, H] first layer -> [B, m, dent]
             hidden = encoding.real_linear(first_linear(self._span_mlp))  # [N, span_hidden_dim]
             scores = self._entity_scorer(feedforward_after_first_linear(self._span_mlp, hidden))  # [N, dent]
-            entity_logits = self.entity_head.logits(scatter_real(scores, span_mask))  # [B, m, dent]
+            entity_logits = upcast(self.entity_head.logits(scatter_real(scores, span_mask)))  # [B, m, dent]
         if self.relation_head is not None:
             b = encoding.vectors  # [B, m, 2D + w]
             hidden = self._pair_head(b).unsqueeze(2) + self._pair_tail(b).unsqueeze(1)  # [B, m, m, 400]
             hidden = self._pair_mlp(self._pair_dropout(F.relu(hidden)))  # [B, m, m, 400]
-            relation_logits = self.relation_head.logits(self._relation_scorer(hidden))  # [B, m, m, drel]
+            relation_logits = upcast(self.relation_head.logits(self._relation_scorer(hidden)))  # [B, m, m, drel]
             if self.relation_mention_scores and entity_logits is not None:
                 relation_logits = self._add_mention_scores(entity_logits, relation_logits)
         if self._inference is not None and self._ternary is not None:

@@ -16,7 +16,7 @@ from ere_allennlp.archival import ArchivePathsMixin
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
 from ere_allennlp.allennlp_internals import feedforward_after_first_linear, first_linear, tensor_version
-from ere_allennlp.nn_util import scatter_real
+from ere_allennlp.nn_util import full_precision, scatter_real, upcast
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,9 @@ class SpanPruner(ArchivePathsMixin, Model):
         self._null_index = labels[NULL_LABEL] if NULL_LABEL in labels else -1
         self._metric = SpanRecall()
         # (key of the weights it was computed from, folded bi-affine weight); see `_folded_first_layer`.
-        self._folded: Optional[Tuple[Tuple[int, ...], torch.Tensor]] = None
+        # A cache derived from the weights, not a buffer: the key names their device and dtype, so
+        # it is recomputed after `.cuda()` / `.to()`.
+        self._folded: Optional[Tuple[Tuple[Any, ...], torch.Tensor]] = None
         if initializer is not None:
             initializer(self)
 
@@ -118,7 +120,7 @@ class SpanPruner(ArchivePathsMixin, Model):
         real = span_mask.nonzero(as_tuple=True)  # N real spans: (sentence, position) indices
         if real[0].numel() == 0:
             # No candidate at all; keep the graph connected to the parameters for the loss.
-            return x.new_zeros(span_mask.shape) + 0 * self._scorer.bias.sum(), span_mask
+            return upcast(x.new_zeros(span_mask.shape) + 0 * self._scorer.bias.sum()), span_mask
         shift = torch.arange(batch_size, device=spans.device).view(batch_size, 1, 1) * num_tokens
         flat_spans = (spans.clamp(min=0) + shift)[real].unsqueeze(0)  # [1, N, 2]
         flat_x = x.reshape(1, batch_size * num_tokens, dim)  # [1, B*n, D]
@@ -130,7 +132,8 @@ class SpanPruner(ArchivePathsMixin, Model):
             h_a = self._attentive(flat_x, flat_spans, flat_mask)  # [1, N, D]
             hidden = first_linear(self._span_mlp)(torch.cat([h_b, h_a], dim=-1))  # [1, N, hidden_dim]
         real_scores = self._scorer(feedforward_after_first_linear(self._span_mlp, hidden)).view(-1, 1)  # [N, 1]
-        return scatter_real(real_scores, span_mask).squeeze(-1), span_mask  # [B, M]
+        # float32 (a half-precision score under autocast is upcast) for the loss and the top-K.
+        return upcast(scatter_real(real_scores, span_mask).squeeze(-1)), span_mask  # [B, M]
 
     def _can_fold(self) -> bool:
         """Whether the first MLP layer may be folded into the extractors: in eval mode, and only when
@@ -148,13 +151,17 @@ class SpanPruner(ArchivePathsMixin, Model):
         the [hidden, d_biaf] map goes into W), so no d_biaf-sized span vector is built and its
         product with W1_b (d_biaf * hidden per span, ~9 spans per token with L = 12) is not
         computed. x [1, T, D], spans [1, N, 2], token_mask [1, T] -> [1, N, hidden_dim].
+
+        The folded weight is computed in the weights' own dtype with autocast off (under autocast it
+        would be half precision, and a later forward pass without autocast would then multiply float32
+        tokens by it and fail), and recomputed when the weights change, move or change dtype.
         """
         first = first_linear(self._span_mlp)
         biaffine_dim = self._biaffine.get_output_dim()
-        key = (first.weight.data_ptr(), tensor_version(first.weight), self._biaffine.weight.data_ptr(),
-               tensor_version(self._biaffine.weight))
+        weights = (first.weight, self._biaffine.weight)
+        key = tuple((w.data_ptr(), tensor_version(w), w.device, w.dtype) for w in weights)
         if self._folded is None or self._folded[0] != key:
-            with torch.inference_mode(False), torch.no_grad():
+            with torch.inference_mode(False), torch.no_grad(), full_precision(first.weight.device):
                 self._folded = (key, self._biaffine.fold(first.weight[:, :biaffine_dim]))
         hidden_b = self._biaffine(x, spans, token_mask, weight=self._folded[1])  # [1, N, hidden_dim]
         h_a = self._attentive(x, spans, token_mask)  # [1, N, D]

@@ -51,6 +51,14 @@ Two implementations of the messages give the same result (up to rounding):
 When gradients are needed, autograd additionally keeps per iteration the tensors an einsum saves for its
 backward pass: dense, about two ``B*m^2*E^2`` and a few ``B*m^2*R`` per iteration (``f`` itself is saved
 once, it is shared by all iterations); factorised, about three ``B*m*dt*E*R`` per iteration.
+
+Precision: the whole layer runs in float32 (float64 if an input is float64), with autocast turned off
+inside it. Half-precision inputs (float16 or bfloat16, as autocast and the trainer's ``use_amp`` give
+them) are upcast first and the outputs stay in float32: a message ``F_i`` sums ``m * E * R`` ternary
+scores, and in float16 such a sum, or ``f`` itself, overflows above 65504 to inf, and ``inf - logsumexp``
+is nan (``tests/modules/high_order_inference_test.py`` shows both). Log-probabilities are kept in float32
+rather than cast back, since they feed the loss and the decoding. The memory figures above are then in
+float32 elements. Float32 and float64 inputs are not converted: the results are the same as before.
 """
 from typing import Optional, Tuple
 
@@ -60,6 +68,7 @@ from allennlp.common.checks import ConfigurationError
 from overrides import overrides
 
 from ere_allennlp.modules.ternary_scorer import TernaryScorer
+from ere_allennlp.nn_util import full_precision, normalisation_dtype
 
 
 UPDATE_ORDERS = ("synchronous", "sequential")
@@ -70,7 +79,8 @@ class HighOrderInference(torch.nn.Module, Registrable):
 
     ``forward(span_scores [B, m, E], pair_scores [B, m, m, R], head [B, m, dt], tail [B, m, dt],
     weight [dt, E, E, R], span_mask [B, m], pair_mask [B, m, m] = None)`` returns
-    ``(span_log_q [B, m, E], pair_log_q [B, m, m, R])``, log-probabilities over the labels.
+    ``(span_log_q [B, m, E], pair_log_q [B, m, m, R])``, log-probabilities over the labels, in float32
+    (float64 if an input is float64) whatever the inputs' precision.
     """
 
     default_implementation = "mean_field"
@@ -159,7 +169,27 @@ class MeanFieldInference(HighOrderInference):
         expected_weight = (hidden_dim, num_entity_labels, num_entity_labels, num_relation_labels)
         if weight.shape != expected_weight:
             raise ValueError(f"weight has shape {tuple(weight.shape)}, expected [dt, E, E, R] = {expected_weight}")
+        # float32 at least, autocast off (module docstring, "Precision"); float32 inputs are not copied.
+        dtype = normalisation_dtype(span_scores, pair_scores, head, tail, weight)
+        with full_precision(span_scores.device):
+            return self._infer(
+                span_scores.to(dtype), pair_scores.to(dtype), head.to(dtype), tail.to(dtype), weight.to(dtype),
+                span_mask, pair_mask,
+            )
 
+    def _infer(
+        self,
+        span_scores: torch.Tensor,
+        pair_scores: torch.Tensor,
+        head: torch.Tensor,
+        tail: torch.Tensor,
+        weight: torch.Tensor,
+        span_mask: torch.Tensor,
+        pair_mask: Optional[torch.Tensor],
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """`forward` on inputs of one floating point type (checked, float32 or float64)."""
+        batch_size, num_spans, num_entity_labels = span_scores.shape
+        num_relation_labels = pair_scores.size(-1)
         # [B, m]
         span_mask = span_mask.bool()
         # [B, m, m]: both spans real and i != j, AND the caller's mask.

@@ -14,6 +14,10 @@ Identification heads have a label ("absent") whose score is fixed to zero (the p
 Such labels are passed as ``fixed_entity_labels`` / ``fixed_relation_labels``: every entry
 ``W[:, a, b, r]`` with ``a`` or ``b`` a fixed entity label or ``r`` a fixed relation label is multiplied
 by a constant 0/1 mask, so its ternary score is exactly zero and receives no gradient.
+
+Under autocast (``use_amp``) the projections give ``head`` and ``tail`` in half precision; the mean-field
+layer upcasts them and ``weight`` to float32 and builds ``f`` and its sums there (a message sums
+``m * E * R`` ternary scores, beyond float16's 65504 long before a single score is).
 """
 from typing import Sequence, Tuple
 

@@ -196,6 +196,43 @@ def test_old_path_based_approach_archive(tmp_path: Path, runs, monkeypatch) -> N
         archival.load(str(folder / "model.tar.gz"))
 
 
+def run_in_process(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
+    """``allennlp <argv>`` through AllenNLP's entry point, in this process (so that `pretend_cuda`
+    sees it)."""
+    from allennlp.commands import main
+
+    monkeypatch.setattr(sys, "argv", ["allennlp", *argv])
+    main(prog="allennlp")
+
+
+def test_cuda_device_reaches_every_stage(built: Dict[str, object], tmp_path: Path, monkeypatch, pretend_cuda) -> None:
+    """The device given to ``allennlp ere-approach`` (setting ``cuda_device``), ``allennlp evaluate``
+    and ``allennlp predict`` (``--cuda-device``) reaches every archive they load, the NerRe stage
+    of a8 included; evaluation moves its batches there. Recorded by `pretend_cuda`: nothing moves
+    on this CPU-only machine."""
+    runs, encoder = built["runs"], built["encoder"]
+    run_in_process(monkeypatch, "ere-approach", "training_configs/approaches/scierc_a8.jsonnet", "-s", str(tmp_path / "a8"),
+                   "--setting", f"runs={runs}", "--setting", f"encoder={encoder}", "--setting", "data_dir=fixtures/data",
+                   "--setting", "cuda_device=0")
+    assert pretend_cuda.loads == [("nerre", 0)]  # the pruner is in NerRe's config and weights
+    archive = tmp_path / "a8" / "model.tar.gz"
+    assert "cuda_device" not in archival.read_json_member(str(archive), "config.json")["model"]
+
+    pretend_cuda.loads.clear()
+    run_in_process(monkeypatch, "evaluate", str(archive), TEST_FILE, "--cuda-device", "0",
+                   "--output-file", str(tmp_path / "metrics.json"))
+    assert pretend_cuda.loads == [("ere_approach", 0), ("nerre", 0)]
+    assert {("Approach", 0), ("NerRe", 0)} <= set(pretend_cuda.moved)
+    assert pretend_cuda.batches and set(pretend_cuda.batches) == {torch.device("cuda", 0)}
+    assert "strict_rel_c_f1" in json.loads((tmp_path / "metrics.json").read_text())
+
+    pretend_cuda.loads.clear()
+    run_in_process(monkeypatch, "predict", str(archive), TEST_FILE, "--cuda-device", "0", "--silent",
+                   "--output-file", str(tmp_path / "pred.jsonl"))
+    assert pretend_cuda.loads == [("ere_approach", 0), ("nerre", 0)]
+    assert len((tmp_path / "pred.jsonl").read_text().splitlines()) == len(Path(TEST_FILE).read_text().splitlines())
+
+
 def test_approach_archive_needs_nothing_outside_it(built: Dict[str, object], tmp_path: Path) -> None:
     """Runs last in this file: it deletes what the fixture built."""
     root: Path = built["root"]  # type: ignore

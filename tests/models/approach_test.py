@@ -3,12 +3,18 @@
 The ``runs`` fixture (``tests/conftest.py``) trains each module once per session; the helpers
 live in ``tests/models/module_runs.py`` and are re-exported here.
 """
+import itertools
 from typing import List
 
 import pytest
+import torch
+from allennlp.models.archival import load_archive
 
+from ere_allennlp import archival
 from ere_allennlp.models.approach import Approach
 from ere_allennlp.models.span_model import StagePrediction
+from tests.conftest import DeviceLog
+from tests.models.fixture_models import unregistered_tensors
 from tests.models.module_runs import METRIC_KEYS, ModuleRuns, evaluate
 
 __all__ = ["METRIC_KEYS", "ModuleRuns", "evaluate"]
@@ -75,3 +81,41 @@ def test_approach_rejects_mismatched_or_missing_stages(runs: ModuleRuns, monkeyp
         Approach(vocab=None, stages=[str(tmp_path / "missing.tar.gz")])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="first stage"):
         Approach(vocab=None, stages=[str(runs.root / "scierc_re/model.tar.gz")])  # type: ignore[arg-type]
+
+
+def test_stages_load_on_the_device_the_archive_is_loaded_on(
+    runs: ModuleRuns, monkeypatch, tmp_path, pretend_cuda: DeviceLog
+) -> None:
+    """``load_archive(approach, cuda_device=0)`` (what ``allennlp evaluate / predict --cuda-device 0``
+    and ``Extractor.from_archive(cuda_device=0)`` do) loads every stage with ``cuda_device=0``
+    (they were loaded on the CPU, then moved with the approach); the archive names no device."""
+    runs.ensure(["ner", "re"])
+    path = runs.build("a4", monkeypatch, tmp_path)
+    assert "cuda_device" not in archival.read_json_member(path, "config.json")["model"]
+    pretend_cuda.loads.clear()
+    load_archive(path, cuda_device=0)
+    assert pretend_cuda.loads == [("ere_approach", 0), ("ner", 0), ("re", 0)]
+    assert {("Approach", 0), ("Ner", 0), ("Re", 0)} <= set(pretend_cuda.moved)
+    pretend_cuda.loads.clear()
+    load_archive(path)
+    assert pretend_cuda.loads == [("ere_approach", -1), ("ner", -1), ("re", -1)]
+
+
+def test_every_tensor_of_an_approach_moves_with_it(runs: ModuleRuns, monkeypatch, tmp_path) -> None:
+    """a8 (NerRe with its pruner): every parameter and buffer of every stage is registered under
+    the approach, so ``.cuda()`` moves the stages and their pruner; after ``.to(torch.float64)``
+    nothing is left in float32 and the chain runs on float64, with the same predictions."""
+    runs.ensure(["nerre"])
+    model = runs.approach("a8", monkeypatch, tmp_path)
+    float32 = evaluate(model)
+    assert unregistered_tensors(model) == ["_stages.0._pruner._folded[1]"]  # a cache, recomputed (tests/models/)
+    model.to(torch.float64)
+    floating = [t for t in itertools.chain(model.parameters(), model.buffers()) if t.is_floating_point()]
+    assert any(name.startswith("_stages.0._pruner.") for name, _ in model.named_parameters())
+    assert floating and {t.dtype for t in floating} == {torch.float64}
+    float64 = evaluate(model)
+
+    def decisions(metrics):
+        return [([e[:3] for e in o["predicted_ner"]], [r[:5] for r in o["predicted_relations"]]) for o in metrics["_outputs"]]
+
+    assert decisions(float64) == decisions(float32)

@@ -1,48 +1,18 @@
 """The SpanModel options that are not the paper's (loss normalisation, ternary null labels, ternary
 initialisation) and the frozen pruner's cache, on the tiny BERT and the fixtures."""
-from typing import Any, Dict, Optional
-
 import pytest
 import torch
-from allennlp.common import Params
-from allennlp.data import Batch, Vocabulary
-from allennlp.models import Model
 
-from ere_allennlp import configs
 from ere_allennlp.common import NULL_LABEL, Entity, Relation
-from allennlp.data import DatasetReader
 from ere_allennlp.models.span_model import SpanModel
-
-SMALL_PRUNER = {"biaffine_dim": 32, "biaffine_projection_dim": 16, "hidden_dim": 32}
-
-
-def build(module: str, tiny_env: dict, model_overrides: Optional[Dict[str, Any]] = None, split: str = "train"):
-    """The model of training_configs/scierc_<module>.jsonnet (with `model_overrides`), its
-    vocabulary from the fixture split, and that split's instances, indexed."""
-    params = configs.params_from_file(f"training_configs/scierc_{module}.jsonnet")
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = list(reader.read(f"fixtures/data/{split}.json"))
-    vocab = Vocabulary.from_instances(instances)
-    for instance in instances:
-        instance.index_fields(vocab)
-    model_params = params.pop("model").as_dict()
-    if "pruner" in model_params:
-        model_params["pruner"].update(SMALL_PRUNER)
-    model_params.update(model_overrides or {})
-    torch.manual_seed(0)
-    model = Model.from_params(vocab=vocab, params=Params(model_params))
-    return model, instances
+from tests.models.fixture_models import build, tensors
 
 
-def tensors(instances):
-    return Batch(instances).as_tensor_dict()
-
-
-def test_frozen_pruner_cache_keeps_the_same_spans(tiny_env: dict) -> None:
+def test_frozen_pruner_cache_keeps_the_same_spans() -> None:
     """A frozen pruner's top-K is computed once per sentence and reused: the same spans (and
     labels) as computing it again, whatever the batch; the pruner is not run for a cached batch."""
-    model, instances = build("nerre", tiny_env, {"train_pruner": False})
-    uncached, _ = build("nerre", tiny_env, {"train_pruner": False, "cache_pruned_spans": False})
+    model, instances = build("nerre", {"train_pruner": False})
+    uncached, _ = build("nerre", {"train_pruner": False, "cache_pruned_spans": False})
     uncached.load_state_dict(model.state_dict())
     assert model._pruned_cache == {} and uncached._pruned_cache is None
     model.train()
@@ -66,14 +36,14 @@ def test_frozen_pruner_cache_keeps_the_same_spans(tiny_env: dict) -> None:
     model.prune(*(tensors(instances[7:10])[key] for key in ("tokens", "spans")), metadata=tensors(instances[7:10])["metadata"])
     assert len(calls) == 2
     # A pruner trained in the run is never cached (its choice changes as it learns).
-    trained, _ = build("nerre", tiny_env, {"train_pruner": True})
+    trained, _ = build("nerre", {"train_pruner": True})
     assert trained._pruned_cache is None
 
 
-def test_loss_normalisation_and_relation_weight(tiny_env: dict) -> None:
+def test_loss_normalisation_and_relation_weight() -> None:
     """"sum" (the paper) adds the cross-entropy of every scored span and pair; "mean" divides the
     entity part by the scored spans and the relation part by the scored pairs of the batch."""
-    model, instances = build("ecre", tiny_env, {"diagnostic_metrics": True}, split="dev")
+    model, instances = build("ecre", {"diagnostic_metrics": True}, split="dev")
     model.eval()
     batch = tensors(instances)
     with torch.no_grad():
@@ -90,13 +60,13 @@ def test_loss_normalisation_and_relation_weight(tiny_env: dict) -> None:
         model.relation_loss_weight = 0.0
         assert float(model(**batch)["loss"]) == pytest.approx(entity_sum / num_spans, rel=1e-5)
     with pytest.raises(Exception, match="loss_normalisation"):
-        build("ecre", tiny_env, {"loss_normalisation": "median"})
+        build("ecre", {"loss_normalisation": "median"})
 
 
-def test_ternary_null_labels_off_fixes_null_factors_at_zero(tiny_env: dict) -> None:
-    paper, _ = build("ecre", tiny_env)
+def test_ternary_null_labels_off_fixes_null_factors_at_zero() -> None:
+    paper, _ = build("ecre")
     assert float(paper._ternary.weight[:, :, :, 0].abs().sum()) > 0  # the paper: nulls take part
-    model, instances = build("ecre", tiny_env, {"ternary_null_labels": "none", "ternary_init_std": 0.5})
+    model, instances = build("ecre", {"ternary_null_labels": "none", "ternary_init_std": 0.5})
     ternary = model._ternary
     null_relation = model.relation_head.null_index
     assert ternary.fixed_relation_labels == (null_relation,)
@@ -108,18 +78,18 @@ def test_ternary_null_labels_off_fixes_null_factors_at_zero(tiny_env: dict) -> N
     assert float(ternary.raw_weight.grad[:, :, :, null_relation].abs().sum()) == 0
     assert float(ternary.raw_weight.grad.abs().sum()) > 0
     # NerRe: the null entity label is left out too; "relation" (CRFIE) leaves out the entity null only.
-    nerre, _ = build("nerre", tiny_env, {"ternary_null_labels": "none"})
+    nerre, _ = build("nerre", {"ternary_null_labels": "none"})
     assert nerre._ternary.fixed_entity_labels == (0,) and nerre._ternary.fixed_relation_labels == (0,)
     assert nerre.entity_head.labels[0] is None and NULL_LABEL not in nerre.entity_head.labels
-    crfie, _ = build("nerre", tiny_env, {"ternary_null_labels": "relation"})
+    crfie, _ = build("nerre", {"ternary_null_labels": "relation"})
     assert crfie._ternary.fixed_entity_labels == (0,) and crfie._ternary.fixed_relation_labels == ()
     assert float(crfie._ternary.weight[:, 0].abs().sum()) == 0 and float(crfie._ternary.weight[:, 1:, 1:, 0].abs().sum()) > 0
     with pytest.raises(Exception, match="ternary_null_labels"):
-        build("nerre", tiny_env, {"ternary_null_labels": False})
+        build("nerre", {"ternary_null_labels": False})
 
 
-def test_diagnostics_of_a_pruned_module(tiny_env: dict) -> None:
-    model, instances = build("nerre", tiny_env, {"train_pruner": False, "diagnostic_metrics": True})
+def test_diagnostics_of_a_pruned_module() -> None:
+    model, instances = build("nerre", {"train_pruner": False, "diagnostic_metrics": True})
     model.eval()
     with torch.no_grad():
         model(**tensors(instances))
@@ -132,7 +102,7 @@ def test_diagnostics_of_a_pruned_module(tiny_env: dict) -> None:
     # A pruner that keeps every candidate: both ceilings are 1 and pair_related is the share of
     # ordered candidate pairs that hold a gold relation, counted by hand.
     keep_all = {"train_pruner": False, "diagnostic_metrics": True}
-    model, instances = build("nerre", tiny_env, keep_all, split="dev")
+    model, instances = build("nerre", keep_all, split="dev")
     model._pruner.ratio, model._pruner.max_spans = 1000.0, 100_000
     model.eval()
     with torch.no_grad():
@@ -150,8 +120,8 @@ def test_diagnostics_of_a_pruned_module(tiny_env: dict) -> None:
     assert counts["pruned_ent_ceiling"] == pytest.approx(2 / 3) and counts["pruned_rel_ceiling"] == pytest.approx(1 / 2)
 
 
-def test_null_relation_weight_scales_the_null_pairs_only(tiny_env: dict) -> None:
-    model, instances = build("ecre", tiny_env, split="dev")
+def test_null_relation_weight_scales_the_null_pairs_only() -> None:
+    model, instances = build("ecre", split="dev")
     model.eval()
     batch = tensors(instances)
     with torch.no_grad():
@@ -165,9 +135,9 @@ def test_null_relation_weight_scales_the_null_pairs_only(tiny_env: dict) -> None
     assert half == pytest.approx((full + without_null) / 2, rel=1e-5)
 
 
-def test_relation_mention_scores(tiny_env: dict) -> None:
+def test_relation_mention_scores() -> None:
     """g_ij(r) + m_i + m_j for the non-null relation labels, m = log-odds of being an entity."""
-    model, _ = build("nerre_star", tiny_env, {"train_pruner": False, "relation_mention_scores": True})
+    model, _ = build("nerre_star", {"train_pruner": False, "relation_mention_scores": True})
     entity_logits = torch.randn(2, 3, model.entity_head.size)
     relation_logits = torch.randn(2, 3, 3, model.relation_head.size)
     out = model._add_mention_scores(entity_logits, relation_logits)
@@ -177,4 +147,4 @@ def test_relation_mention_scores(tiny_env: dict) -> None:
     expected[..., 1:] += (mention[:, :, None] + mention[:, None, :])[..., None]
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
     with pytest.raises(Exception, match="relation_mention_scores"):
-        build("ecre", tiny_env, {"relation_mention_scores": True})
+        build("ecre", {"relation_mention_scores": True})

@@ -15,6 +15,9 @@ local ere = import "ere.libsonnet";
       type: "ere_approach",
       stages: [s.runs + "/" + dataset + "_" + stage + "/model.tar.gz" for stage in stages],
       gold_entities: gold_entities,
+      // Where `allennlp ere-approach` loads the stages; an approach archive names no device (loading
+      // it puts the stages where `--cuda-device` / `cuda_device=` says).
+      cuda_device: ere.parsed(s.cuda_device),
     },
     data_loader: { batch_size: ere.parsed(s.batch_size), shuffle: false },
   },

@@ -167,6 +167,8 @@ local module_order = ["pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ec
     local spec = modules[name],
     local seed = parsed(s.seed),
     local head_lr = given(s.head_lr, recipe_value(s, "head_lr", null)),
+    local devices = if given(s.distributed, null) == null then [parsed(s.cuda_device)] else parsed(s.distributed),
+    local use_amp = parsed(s.use_amp),
     random_seed: seed,
     numpy_seed: seed,
     pytorch_seed: seed,
@@ -195,6 +197,13 @@ local module_order = ["pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ec
       // portable_archive: the frozen pruner's config inline, ere_manifest.json with the settings
       // this config was read with (docs/reference.md).
       callbacks: [{ type: "rng_state" }, { type: "portable_archive", settings: config.settings }],
+      // Automatic mixed precision (setting use_amp; false = the paper). AllenNLP's trainer refuses it
+      // on the CPU ("Using AMP requires a cuda device"): said here, before anything is built.
+      use_amp:
+        if !std.isBoolean(use_amp) then error "use_amp must be true or false, got " + std.toString(use_amp)
+        else if use_amp && std.length([d for d in devices if d < 0]) > 0 then
+          error "use_amp needs a GPU (AllenNLP's trainer refuses automatic mixed precision on the CPU); set cuda_device (or distributed) to GPU indices, got " + std.toString(devices)
+        else use_amp,
     } + (
       // With `distributed` the devices come from there (AllenNLP rejects both).
       if given(s.distributed, null) == null then { cuda_device: parsed(s.cuda_device) } else {}

@@ -17,7 +17,10 @@
   max_length: 512,  // word pieces per encoder window; longer sentences are folded
   pruner: null,  // archive of a trained span_pruner for NerRi/NerRe; null = train one in the same run
   runs: "runs",  // where approach configs find module archives: <runs>/<dataset>_<module>/model.tar.gz
-  cuda_device: -1,
+  cuda_device: -1,  // GPU index for training (the trainer) and for loading stages (ere-approach); -1 = CPU
+  // AllenNLP's automatic mixed precision (the trainer's use_amp: float16 autocast and a gradient
+  // scaler on the GPU); false = full float32, the paper. Needs a GPU: AllenNLP refuses it on the CPU.
+  use_amp: false,
   seed: 13370,
   // Devices for distributed training, one worker process each (torch.distributed):
   // [-1, -1] = two CPU workers (gloo), [0, 1] = two GPUs; null = one process on cuda_device
