@@ -11,8 +11,12 @@ loading included; ``docs/s`` = documents / wall. For the corpus job, ``start-up`
 the job's start until the first predictions reached the driver (Ray, the pipeline, the actors
 loading the archive and their first batch) and ``steady docs/s`` = documents / (job time -
 start-up); ``peak RSS`` is the largest resident size of a worker (of the `allennlp predict`
-process for it). The outputs of every run are checked equal to `allennlp predict`'s. JSON goes to
-``benchmarks/results/corpus_predict.json``.
+process for it). Each run's output is compared with `allennlp predict`'s: ``same docs`` counts
+documents whose records are identical, ``same items`` those whose entities and relations (spans
+and labels, probabilities left out) are, and ``max p diff`` is the largest probability difference
+of an item both predict. The two batch documents differently (Ray Data forms the batches from the
+shards' blocks), so padding changes float sums in the last digits and a borderline decision can
+flip. JSON goes to ``benchmarks/results/corpus_predict.json``.
 """
 import argparse
 import json
@@ -41,6 +45,22 @@ def records(path: Path) -> List[Dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def agreement(expected: List[Dict[str, Any]], got: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """How far two prediction files of the same documents agree (see the module docstring)."""
+    assert [e["doc_key"] for e in expected] == [g["doc_key"] for g in got], "documents differ or are out of order"
+    same_docs = same_items = 0
+    max_diff = 0.0
+    for e, g in zip(expected, got):
+        same_docs += e == g
+        items_e = [{tuple(x[:-1]): x[-1] for s in e[key] for x in s} for key in ("predicted_ner", "predicted_relations")]
+        items_g = [{tuple(x[:-1]): x[-1] for s in g[key] for x in s} for key in ("predicted_ner", "predicted_relations")]
+        same_items += all(a.keys() == b.keys() for a, b in zip(items_e, items_g))
+        for a, b in zip(items_e, items_g):
+            for k in a.keys() & b.keys():
+                max_diff = max(max_diff, abs(a[k] - b[k]))
+    return {"same_docs": same_docs, "same_items": same_items, "max_p_diff": max_diff}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", required=True)
@@ -59,7 +79,8 @@ def main() -> None:
                                "--batch-size", str(args.batch_size), "--output-file", str(reference)])
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rows.append({"run": "allennlp predict", "workers": 1, "wall_s": wall, "docs_per_s": documents / wall,
-                     "startup_s": None, "steady_docs_per_s": None, "peak_rss_mb": [round(rss)]})
+                     "startup_s": None, "steady_docs_per_s": None, "peak_rss_mb": [round(rss)],
+                     "same_docs": documents, "same_items": documents, "max_p_diff": 0.0})
         expected = records(reference)
         for workers in args.workers:
             out = Path(tmp) / f"corpus_{workers}"
@@ -67,21 +88,21 @@ def main() -> None:
                                    "--num-workers", str(workers), "--batch-size", str(args.batch_size),
                                    "--shard-size", str(args.shard_size), "--no-progress"])
             got = [{k: v for k, v in r.items() if k not in ("input_file", "input_line")} for r in records(out / "predictions.jsonl")]
-            if got != expected:
-                sys.exit(f"{workers} worker(s): the output differs from allennlp predict's")
+            same = agreement(expected, got)
             last = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["finished"]["last_run"]
             rows.append({"run": "ere-predict-corpus", "workers": workers, "wall_s": wall, "docs_per_s": documents / wall,
                          "startup_s": last["startup_seconds"],
                          "steady_docs_per_s": documents / max(1e-9, last["seconds"] - last["startup_seconds"]),
-                         "peak_rss_mb": sorted(round(w["peak_rss_mb"]) for w in last["workers"].values())})
+                         "peak_rss_mb": sorted(round(w["peak_rss_mb"]) for w in last["workers"].values()), **same})
     print(f"{documents} documents of {args.data}, archive {args.archive}, batch {args.batch_size}, shard {args.shard_size} lines")
-    print("| run | workers | wall s | docs/s | start-up s | steady docs/s | peak RSS MB per worker |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| run | workers | wall s | docs/s | start-up s | steady docs/s | peak RSS MB per worker | same docs | same items | max p diff |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for r in rows:
         startup = "" if r["startup_s"] is None else f"{r['startup_s']:.1f}"
         steady = "" if r["steady_docs_per_s"] is None else f"{r['steady_docs_per_s']:.2f}"
         print(f"| {r['run']} | {r['workers']} | {r['wall_s']:.1f} | {r['docs_per_s']:.2f} | {startup} | {steady} | "
-              f"{', '.join(map(str, r['peak_rss_mb']))} |")
+              f"{', '.join(map(str, r['peak_rss_mb']))} | {r['same_docs']}/{documents} | {r['same_items']}/{documents} | "
+              f"{r['max_p_diff']:.1e} |")
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as handle:
         json.dump({"documents": documents, "archive": args.archive, "data": args.data, "batch_size": args.batch_size,

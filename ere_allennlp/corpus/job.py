@@ -4,7 +4,7 @@ The pipeline: the unfinished shards of the plan (`ere_allennlp.corpus.plan`) -> 
 `read_shard` (a task reads its shard's byte range: one row per non-blank line) ->
 ``map_batches`` `ShardPredictor` in a pool of ``num_workers`` actors, each loading the archive
 once and running the ``ere`` predictor (the one ``allennlp predict`` runs) on ``batch_size``
-lines at a time -> the driver, which collects each shard's rows and writes the shard's files
+lines of a shard at a time, from the shard's first line -> the driver, which collects each shard's rows and writes the shard's files
 atomically once all its lines are in. A job killed at any moment leaves only whole shards; a
 rerun predicts the others and so ends with the output of an uninterrupted run.
 
@@ -48,10 +48,14 @@ class ShardPredictor:
         CPUs the actor reserved: torch uses as many threads.
     cuda_device : `int`
         -1 for the CPU; 0 for the GPU Ray assigned the actor.
+    batch_size : `int`, optional (default = `8`)
+        Documents per prediction call, counted from each shard's first line.
     """
 
-    def __init__(self, archive: str, paths: List[str], shard_files: Dict[int, int], num_cpus: float, cuda_device: int) -> None:
+    def __init__(self, archive: str, paths: List[str], shard_files: Dict[int, int], num_cpus: float, cuda_device: int,
+                 batch_size: int = 8) -> None:
         task_threads(num_cpus)
+        self.batch_size = batch_size
         from allennlp.predictors import Predictor
 
         from ere_allennlp import archival
@@ -60,7 +64,6 @@ class ShardPredictor:
         self.shard_files = shard_files
         self.predictor = Predictor.from_archive(archival.load(archive, cuda_device=cuda_device), "ere",
                                                 extra_args={"skip_bad_documents": True})
-        self.documents = 0
 
     def _records(self, texts: Sequence[str], wheres: Sequence[str]) -> List[Dict[str, Any]]:
         records = []
@@ -80,22 +83,30 @@ class ShardPredictor:
                 return [{"doc_key": records[0].get("doc_key", wheres[0]), "error": f"{wheres[0]}: prediction failed: {error}"}]
             return [out for record, where in zip(records, wheres) for out in self._predict([record], [where])]
 
-    def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        shards, lines = batch["shard"].tolist(), batch["line"].tolist()
-        files = [self.paths[self.shard_files[s]] for s in shards]
-        wheres = [f"{path}:{line}" for path, line in zip(files, lines)]
-        outputs = self._predict(self._records(batch["text"].tolist(), wheres), wheres)
-        texts, errors = [], []
-        for output, path, line in zip(outputs, files, lines):
-            output = dict(output)
-            output["input_file"], output["input_line"] = path, line
-            texts.append(json.dumps(output))
-            errors.append("error" in output and "sentences" not in output)
-        self.documents += len(outputs)
+    def __call__(self, block: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """A block of rows (a shard, as `read_shard` made it) -> their output rows. The rows of each
+        shard are predicted ``batch_size`` at a time from the shard's first row, so a shard's output
+        never depends on which other shards run (a rerun gives the bytes an uninterrupted run gives)."""
+        shards, lines, texts = block["shard"].tolist(), block["line"].tolist(), block["text"].tolist()
+        outputs: List[str] = []
+        errors: List[bool] = []
+        start = 0
+        while start < len(shards):
+            end = start
+            while end < len(shards) and shards[end] == shards[start] and end - start < self.batch_size:
+                end += 1
+            path = self.paths[self.shard_files[shards[start]]]
+            wheres = [f"{path}:{line}" for line in lines[start:end]]
+            for output, line in zip(self._predict(self._records(texts[start:end], wheres), wheres), lines[start:end]):
+                output = dict(output)
+                output["input_file"], output["input_line"] = path, line
+                outputs.append(json.dumps(output))
+                errors.append("error" in output and "sentences" not in output)
+            start = end
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return {
             "shard": np.asarray(shards, dtype=np.int64), "line": np.asarray(lines, dtype=np.int64),
-            "output": np.asarray(texts, dtype=object), "error": np.asarray(errors, dtype=bool),
+            "output": np.asarray(outputs, dtype=object), "error": np.asarray(errors, dtype=bool),
             "worker": np.full(len(shards), os.getpid(), dtype=np.int64), "rss_mb": np.full(len(shards), rss_mb),
         }
 
@@ -181,7 +192,7 @@ def actor_arguments(plan: CorpusPlan, todo: List[Shard], options: CorpusOptions)
     CUDA_VISIBLE_DEVICES Ray sets), one without on the CPU."""
     return {"archive": plan.archive["path"], "paths": [i.path for i in plan.inputs],
             "shard_files": {s.index: s.file for s in todo}, "num_cpus": options.cpus_per_worker,
-            "cuda_device": cuda_device_in_task(options.gpus_per_worker)}
+            "cuda_device": cuda_device_in_task(options.gpus_per_worker), "batch_size": options.batch_size}
 
 
 def _run(plan: CorpusPlan, folder: CorpusFolder, todo: List[Shard], options: CorpusOptions, result: CorpusResult,
@@ -203,8 +214,9 @@ def _run(plan: CorpusPlan, folder: CorpusFolder, todo: List[Shard], options: Cor
             # The reader is sent by value, so its tasks never import this package (and torch).
             ray.cloudpickle.register_pickle_by_value(reading)
             dataset = ray.data.from_items(items, override_num_blocks=len(items)).flat_map(reading.read_shard, num_cpus=0)
+            # batch_size None: each call gets a whole block, i.e. a shard; the actor batches inside it.
             dataset = dataset.map_batches(
-                ShardPredictor, batch_size=options.batch_size, batch_format="numpy",
+                ShardPredictor, batch_size=None, batch_format="numpy",
                 compute=ActorPoolStrategy(size=options.num_workers), num_cpus=options.cpus_per_worker,
                 num_gpus=options.gpus_per_worker,
                 fn_constructor_kwargs=actor_arguments(plan, todo, options),

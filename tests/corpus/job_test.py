@@ -181,7 +181,7 @@ def test_the_actor_predicts_a_batch_as_the_predictor_does(archive: str) -> None:
     from ere_allennlp.corpus.job import CorpusOptions, ShardPredictor, actor_arguments
 
     lines = (REPO_ROOT / "fixtures/data/test.json").read_text(encoding="utf-8").splitlines()[:2] + ["{bad"]
-    actor = ShardPredictor(archive, ["in.jsonl"], {7: 0}, num_cpus=1, cuda_device=-1)
+    actor = ShardPredictor(archive, ["in.jsonl"], {7: 0}, num_cpus=1, cuda_device=-1, batch_size=8)
     out = actor({"shard": np.array([7, 7, 7]), "line": np.array([1, 2, 5]), "text": np.array(lines, dtype=object)})
     records = [json.loads(t) for t in out["output"].tolist()]
     assert out["error"].tolist() == [False, False, True]
@@ -191,3 +191,23 @@ def test_the_actor_predicts_a_batch_as_the_predictor_does(archive: str) -> None:
     plan = CorpusPlan({"path": archive}, [], [], 1)
     assert actor_arguments(plan, [], CorpusOptions(gpus_per_worker=0.5))["cuda_device"] == 0
     assert actor_arguments(plan, [], CorpusOptions())["cuda_device"] == -1
+
+
+def test_batches_start_at_each_shards_first_line_and_never_cross_shards(archive: str, monkeypatch) -> None:
+    """A shard's output depends on that shard alone (a resumed job predicts some shards in other
+    company than an uninterrupted one would): its lines are predicted `batch_size` at a time from
+    its first line, whatever else the block holds."""
+    import numpy as np
+
+    from ere_allennlp.corpus.job import ShardPredictor
+
+    actor = ShardPredictor(archive, ["a.jsonl", "b.jsonl"], {3: 0, 4: 1}, num_cpus=1, cuda_device=-1, batch_size=2)
+    calls = []
+    monkeypatch.setattr(actor.predictor, "predict_batch_json",
+                        lambda records: calls.append([r["_ere_where"] for r in records]) or [{"doc_key": "d", "sentences": []}] * len(records))
+    block = {"shard": np.array([3, 3, 3, 4, 4]), "line": np.array([1, 2, 3, 1, 2]),
+             "text": np.array(['{"text": "x"}'] * 5, dtype=object)}
+    out = actor(block)
+    assert calls == [["a.jsonl:1", "a.jsonl:2"], ["a.jsonl:3"], ["b.jsonl:1", "b.jsonl:2"]]
+    assert [(json.loads(t)["input_file"], json.loads(t)["input_line"]) for t in out["output"].tolist()] == [
+        ("a.jsonl", 1), ("a.jsonl", 2), ("a.jsonl", 3), ("b.jsonl", 1), ("b.jsonl", 2)]
