@@ -113,8 +113,10 @@ def test_ray_study_retries_a_killed_task_and_resumes_after_a_killed_driver(smoke
         kill_session(driver.pid)  # the driver, its local Ray and every worker
         driver.wait()
         log.close()
-    # the killed task was rerun, not reported as failed
-    assert "failed" not in (tmp_path / "driver.log").read_text(encoding="utf-8")
+    # Ray reran the killed task (its own warning says so), and the study did not report it failed
+    driver_log = (tmp_path / "driver.log").read_text(encoding="utf-8")
+    assert "will be retried" in driver_log
+    assert " failed: " not in driver_log and "did not finish" not in driver_log
     done = finished_steps(out)
     assert 8 <= len(done) < 18
     # Nothing half-written is taken as done: every marked training has a whole archive.
