@@ -1,6 +1,8 @@
 """Running figures that show how a span model learns (``SpanModel(diagnostic_metrics=True)``)."""
 from typing import Dict, List, Sequence, Tuple
 
+import torch
+
 from ere_allennlp.common import Entity, Relation
 
 
@@ -16,6 +18,13 @@ class TrainingDiagnostics:
     - ``pruned_ent_ceiling``: the share of gold entities (up to the width limit) that are among the
       kept spans, and ``pruned_rel_ceiling``: the share of gold relations whose two arguments both
       are: the most a pruned module can find.
+
+    Reported only once counted (a module with ``entity_loss_spans="all"``, with mean field):
+
+    - ``loss_ent_all``: the first-order entity loss over all candidate spans, per sentence;
+    - ``mf_to_wrong_t<t>`` / ``mf_to_right_t<t>``: entity decisions that mean-field iteration t
+      changed from right to wrong / from wrong to right (against the previous iteration's), per 100
+      gold entities among the scored spans.
     """
 
     NAMES = ("loss_ent", "loss_rel", "pair_nonnull", "pair_related", "pruned_ent_ceiling", "pruned_rel_ceiling")
@@ -48,14 +57,27 @@ class TrainingDiagnostics:
             )
             self._add("pruned_rel_ceiling", found, len(relations))
 
+    def mean_field_flips(self, decisions: Sequence[torch.Tensor], gold: torch.Tensor) -> None:
+        """`decisions`: the head label index chosen at each mean-field iteration, Q^0 first
+        ([B, m] each); `gold` [B, m] the gold head labels (-1 = not scored; 0 = null)."""
+        scored = gold >= 0
+        entities = float(((gold > 0) & scored).sum())
+        for t in range(1, len(decisions)):
+            before, after = decisions[t - 1] == gold, decisions[t] == gold
+            self._add(f"mf_to_wrong_t{t}", 100.0 * float((before & ~after & scored).sum()), entities)
+            self._add(f"mf_to_right_t{t}", 100.0 * float((~before & after & scored).sum()), entities)
+
     def _add(self, name: str, numerator: float, denominator: float) -> None:
-        self._counts[name][0] += numerator
-        self._counts[name][1] += denominator
+        counts = self._counts.setdefault(name, [0.0, 0.0])
+        counts[0] += numerator
+        counts[1] += denominator
 
     def get_metric(self, reset: bool = False, pruned: bool = True) -> Dict[str, float]:
         metrics: Dict[str, float] = {}
         for name, (numerator, denominator) in self._counts.items():
             if name.startswith("pruned_") and not pruned:
+                continue
+            if name not in self.NAMES and not denominator:
                 continue
             metrics[name] = numerator / denominator if denominator else 0.0
         if reset:

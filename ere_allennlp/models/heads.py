@@ -78,18 +78,37 @@ class Head(torch.nn.Module):
         vocab_labels = vocab_labels.long()  # AdjacencyField pads with a float tensor
         return torch.where(vocab_labels >= 0, mapping[vocab_labels.clamp(min=0)], -1)
 
-    def decide(self, log_probs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def decide(
+        self, log_probs: torch.Tensor, null_offset: float = 0.0
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """[..., size] log-probabilities -> (predicted?, head label index, probability).
 
         identify: present when P(present) > 0.5 (a unary score above 0 under first-order
         inference); classify: always the best gold label; classify_null: the best label unless it
-        is null.
+        is null. `null_offset` (classify_null only; 0 = the paper's argmax) is subtracted from the
+        null label's log-probability before the argmax: a label is chosen over null once its
+        probability exceeds P(null) * exp(-null_offset). The probability returned is the label's
+        own, unchanged by the offset.
         """
         probs = log_probs.exp()
         if self.kind == "identify":
             score = probs[..., 1]
             return score > 0.5, torch.ones_like(score, dtype=torch.long), score
+        if self.kind == "classify_null" and null_offset != 0.0:
+            shifted = log_probs.clone()
+            shifted[..., 0] -= null_offset
+            index = shifted.argmax(dim=-1)
+            return index != 0, index, probs.gather(-1, index.unsqueeze(-1)).squeeze(-1)
         score, index = probs.max(dim=-1)
         if self.kind == "classify":
             return torch.ones_like(index, dtype=torch.bool), index, score
         return index != 0, index, score
+
+    def best_label(self, log_probs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """[..., size] log-probabilities -> (head index, probability) of the most probable label
+        that is not null (classify_null; for the other kinds `decide`'s choice)."""
+        if self.kind != "classify_null" or self.size < 2:
+            _, index, score = self.decide(log_probs)
+            return index, score
+        score, index = log_probs[..., 1:].exp().max(dim=-1)
+        return index + 1, score

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 ENTITY_KEYS = ("ent_i", "ent_c")
 LOSS_NORMALISATIONS = ("sum", "mean")
 TERNARY_NULL_LABELS = ("both", "relation", "none")
+ENTITY_LOSS_SPANS = ("kept", "all")
 # At most this many sentences' pruner choices are cached (a few hundred bytes each).
 PRUNED_CACHE_MAX = 500_000
 
@@ -54,6 +55,12 @@ class StageScores(NamedTuple):
     relation_targets: Optional[torch.LongTensor]  # [B, m, m] gold head labels of the pairs (training)
     pruner_loss: Optional[torch.Tensor]  # the in-run pruner's loss (training), else None
     encoding: SpanEncoding
+    # With a pruner: every candidate span before pruning [B, M, 2] and its gold labels [B, M]
+    # (training; ``entity_loss_spans="all"``), else None.
+    candidate_spans: Optional[torch.LongTensor] = None
+    candidate_labels: Optional[torch.LongTensor] = None
+    # Mean field with diagnostics: the entity log Q of every iteration, Q^0 first ([B, m, E] each).
+    entity_history: Optional[List[torch.Tensor]] = None
 
 
 RELATION_KEYS = ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
@@ -125,6 +132,22 @@ class SpanModel(ArchivePathsMixin, Model):
         **Not the paper's** when true: add both spans' mention scores (the log-odds of being an
         entity, from the entity head) to every non-null relation logit, as DyGIE++ adds its mention
         scores (a module with a null entity label and a null relation label: NerRe, NerRe*).
+    entity_loss_spans : `str`, optional (default = `"kept"`)
+        Which spans the entity loss covers in a module with a pruner (NerRi, NerRe, NerRe*).
+        ``"kept"`` (the paper): the pruner's top-K spans, the ones the module scores. **Not the
+        paper's**: ``"all"`` adds a first-order entity loss (softmax of the unary scores g_i) over
+        every candidate span up to L, as Ner is trained, beside the loss on the kept spans; the
+        decoding still reads the kept spans only (with mean field, if any).
+    entity_null_offset : `float`, optional (default = `0.0`)
+        **Not the paper's** unless 0 (decoding only): subtracted from the null entity label's
+        log-probability before the argmax (a span becomes an entity once its best label's
+        probability exceeds P(null) * exp(-offset)); a threshold to tune on dev.
+    relation_arguments_as_entities : `bool`, optional (default = `False`)
+        **Not the paper's** when true (decoding only, a module with a null entity label and a
+        relation head: NerRi, NerRe, NerRe*): both arguments of every predicted relation are
+        entities; an argument the entity head decoded as null gets its most probable non-null
+        label (with that label's probability). The paper decodes spans and pairs independently,
+        so a relation can join spans that are not entities, which Rel+ then counts as wrong.
     cache_pruned_spans : `bool`, optional (default = `True`)
         Not a departure (same outputs): a frozen pruner keeps the same top-K of a sentence every
         epoch, so its choice is computed once per sentence and reused.
@@ -132,7 +155,9 @@ class SpanModel(ArchivePathsMixin, Model):
         Also report ``loss_ent`` / ``loss_rel`` (per sentence), ``pair_nonnull`` / ``pair_related``
         (share of scored pairs predicted / gold non-null) and, with a pruner,
         ``pruned_ent_ceiling`` / ``pruned_rel_ceiling`` (share of gold entities, and of gold
-        relations with both arguments, among the kept spans).
+        relations with both arguments, among the kept spans); with mean field, per iteration t,
+        ``mf_to_wrong_t<t>`` / ``mf_to_right_t<t>``: entity decisions that iteration t changed from
+        right to wrong / from wrong to right, per 100 gold entities among the scored spans.
     initializer : `InitializerApplicator`, optional
     regularizer : `RegularizerApplicator`, optional
 
@@ -163,6 +188,9 @@ class SpanModel(ArchivePathsMixin, Model):
         ternary_null_labels: str = "both",
         ternary_init_std: float = 0.01,
         relation_mention_scores: bool = False,
+        entity_loss_spans: str = "kept",
+        entity_null_offset: float = 0.0,
+        relation_arguments_as_entities: bool = False,
         cache_pruned_spans: bool = True,
         diagnostic_metrics: bool = False,
         initializer: Optional[InitializerApplicator] = None,
@@ -240,6 +268,10 @@ class SpanModel(ArchivePathsMixin, Model):
                 f"has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
         self.relation_mention_scores = relation_mention_scores
+        self._check_entity_options(entity_loss_spans, relation_arguments_as_entities)
+        self.entity_loss_spans = entity_loss_spans
+        self.entity_null_offset = float(entity_null_offset)
+        self.relation_arguments_as_entities = relation_arguments_as_entities
         # A frozen pruner's choice per sentence: (words, number of candidates) -> kept candidate indices.
         self._pruned_cache: Optional[Dict[Tuple[Tuple[str, ...], int], List[int]]] = (
             {} if pruner is not None and not train_pruner and cache_pruned_spans else None
@@ -251,6 +283,24 @@ class SpanModel(ArchivePathsMixin, Model):
         )
         if initializer is not None:
             initializer(self)
+
+    def _check_entity_options(self, entity_loss_spans: str, relation_arguments_as_entities: bool) -> None:
+        """`entity_loss_spans` needs a pruner and an entity head; `relation_arguments_as_entities`
+        an entity head with a null label and a relation head."""
+        if entity_loss_spans not in ENTITY_LOSS_SPANS:
+            raise ConfigurationError(f"entity_loss_spans must be one of {ENTITY_LOSS_SPANS}, got {entity_loss_spans!r}")
+        if entity_loss_spans == "all" and (self._pruner is None or self.entity_head is None):
+            raise ConfigurationError(
+                f"entity_loss_spans 'all' needs a module with an entity head and a pruner (NerRi, NerRe); "
+                f"{type(self).__name__} has entity head {self.ENTITY_HEAD} and {'a' if self._pruner else 'no'} pruner"
+            )
+        if relation_arguments_as_entities and (
+            self.entity_head is None or self.entity_head.null_index is None or self.relation_head is None
+        ):
+            raise ConfigurationError(
+                f"relation_arguments_as_entities needs an entity head with a null label and a relation head; "
+                f"{type(self).__name__} has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
+            )
 
     # ---------------------------------------------------------------- what a stage is
     @property
@@ -296,22 +346,28 @@ class SpanModel(ArchivePathsMixin, Model):
         eye = torch.eye(m, dtype=torch.bool, device=span_mask.device)
         return span_mask.unsqueeze(2) & span_mask.unsqueeze(1) & ~eye
 
+    def entity_logits(self, encoding: "SpanEncoding") -> torch.Tensor:
+        """The unary entity scores g_i of the encoded spans: [B, m, dent], in float32 at least.
+        The MLP and the scorer run on the real spans only ([N, H] first layer)."""
+        assert self.entity_head is not None
+        hidden = encoding.real_linear(first_linear(self._span_mlp))  # [N, span_hidden_dim]
+        scores = self._entity_scorer(feedforward_after_first_linear(self._span_mlp, hidden))  # [N, dent]
+        return upcast(self.entity_head.logits(scatter_real(scores, encoding.span_mask)))  # [B, m, dent]
+
     def infer(
-        self, encoding: "SpanEncoding", pair_mask: torch.Tensor
+        self, encoding: "SpanEncoding", pair_mask: torch.Tensor, history: Optional[List[torch.Tensor]] = None
     ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Encoded spans -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None).
 
         The logits are normalised in float32 (float64 for a float64 model): under autocast (or
         ``use_amp``) the layers give half-precision scores, which are upcast before the
         log-softmax, the mention scores' logsumexp and mean-field inference, so the
-        log-probabilities are float32."""
+        log-probabilities are float32. With mean field, `history` (a list) receives the entity
+        log Q of every iteration, Q^0 first."""
         span_mask = encoding.span_mask
         entity_logits = relation_logits = None
         if self.entity_head is not None:
-            # MLP and scorer on the real spans only: [N, H] first layer -> [B, m, dent]
-            hidden = encoding.real_linear(first_linear(self._span_mlp))  # [N, span_hidden_dim]
-            scores = self._entity_scorer(feedforward_after_first_linear(self._span_mlp, hidden))  # [N, dent]
-            entity_logits = upcast(self.entity_head.logits(scatter_real(scores, span_mask)))  # [B, m, dent]
+            entity_logits = self.entity_logits(encoding)  # [B, m, dent]
         if self.relation_head is not None:
             b = encoding.vectors  # [B, m, 2D + w]
             hidden = self._pair_head(b).unsqueeze(2) + self._pair_tail(b).unsqueeze(1)  # [B, m, m, 400]
@@ -322,7 +378,7 @@ class SpanModel(ArchivePathsMixin, Model):
         if self._inference is not None and self._ternary is not None:
             head, tail = self._ternary(encoding.vectors)  # [B, m, dt] each
             return self._inference(
-                entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask
+                entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask, history=history
             )
         entity_lp = torch.log_softmax(entity_logits, dim=-1) if entity_logits is not None else None
         relation_lp = torch.log_softmax(relation_logits, dim=-1) if relation_logits is not None else None
@@ -347,7 +403,7 @@ class SpanModel(ArchivePathsMixin, Model):
         self, log_probs: torch.Tensor, spans: torch.Tensor, span_mask: torch.Tensor
     ) -> List[List[Tuple[Entity, float]]]:
         assert self.entity_head is not None
-        keep, index, score = self.entity_head.decide(log_probs)
+        keep, index, score = self.entity_head.decide(log_probs, self.entity_null_offset)
         keep = keep & span_mask
         out: List[List[Tuple[Entity, float]]] = [[] for _ in range(spans.size(0))]
         spans_l, index_l, score_l = spans.tolist(), index.tolist(), score.tolist()
@@ -388,8 +444,9 @@ class SpanModel(ArchivePathsMixin, Model):
         spans [B, m, 2] -> the pairs to score (all ordered pairs i != j, within `pair_mask` [B, m, m]
         if given; with gold `relation_labels`, Rc scores only the related ones) -> infer (first
         order or mean field). `forward` adds the loss and the metrics, `predict` decodes."""
-        pruner_loss = None
+        pruner_loss = candidate_spans = candidate_labels = None
         if self._pruner is not None and use_pruner:
+            candidate_spans, candidate_labels = spans, span_labels
             spans, span_labels, relation_labels, pruner_loss = self.prune(tokens, spans, span_labels, relation_labels, metadata)
         encoding = self.encode_spans(tokens, spans)
         span_mask = encoding.span_mask  # [B, m]
@@ -404,9 +461,10 @@ class SpanModel(ArchivePathsMixin, Model):
             else:
                 # A pair the reader did not list holds no relation.
                 relation_targets = relation_targets.masked_fill(relation_targets < 0, self.relation_head.null_index)
-        entity_lp, relation_lp = self.infer(encoding, pair_mask)
+        history: Optional[List[torch.Tensor]] = [] if self._diagnostics is not None and self._inference is not None else None
+        entity_lp, relation_lp = self.infer(encoding, pair_mask, history)
         return StageScores(spans, span_mask, pair_mask, entity_lp, relation_lp, span_labels, relation_targets,
-                           pruner_loss, encoding)
+                           pruner_loss, encoding, candidate_spans, candidate_labels, history or None)
 
     def decode(self, scores: StageScores) -> Tuple[Optional[List[List[Tuple[Entity, float]]]], Optional[List[List[Tuple[Relation, float]]]]]:
         """Entities and relations with probabilities per sentence, None for a task the module lacks."""
@@ -415,7 +473,35 @@ class SpanModel(ArchivePathsMixin, Model):
             entities = self.decode_entities(scores.entity_lp, scores.spans, scores.span_mask)
         if scores.relation_lp is not None:
             relations = self.decode_relations(scores.relation_lp, scores.spans, scores.pair_mask)
+        if self.relation_arguments_as_entities and entities is not None and relations is not None:
+            assert scores.entity_lp is not None
+            entities = self.add_relation_arguments(entities, relations, scores.entity_lp, scores.spans)
         return entities, relations
+
+    def add_relation_arguments(
+        self,
+        entities: List[List[Tuple[Entity, float]]],
+        relations: List[List[Tuple[Relation, float]]],
+        entity_lp: torch.Tensor,
+        spans: torch.Tensor,
+    ) -> List[List[Tuple[Entity, float]]]:
+        """``relation_arguments_as_entities``: every argument of a predicted relation that is not a
+        decoded entity becomes one, with its most probable non-null label. entity_lp [B, m, E],
+        spans [B, m, 2]; the added entities follow the decoded ones, in span order."""
+        assert self.entity_head is not None
+        index, score = self.entity_head.best_label(entity_lp)  # [B, m] each
+        index_l, score_l = index.tolist(), score.tolist()
+        out = []
+        for k, (found, related) in enumerate(zip(entities, relations)):
+            have = {(e.start, e.end) for e, _ in found}
+            position = {tuple(span): i for i, span in enumerate(spans[k].tolist()) if span[0] >= 0}
+            arguments = {(r.head_start, r.head_end) for r, _ in related} | {(r.tail_start, r.tail_end) for r, _ in related}
+            added = []
+            for span in sorted(arguments - have):
+                i = position[span]
+                added.append((Entity(span[0], span[1], self.entity_head.labels[index_l[k][i]]), score_l[k][i]))
+            out.append(list(found) + added)
+        return out
 
     def predict(
         self,
@@ -527,6 +613,8 @@ class SpanModel(ArchivePathsMixin, Model):
             if scores.span_labels is not None and entity_lp is not None and self.entity_head is not None:
                 targets = self.entity_head.targets(scores.span_labels).masked_fill(~span_mask, -1)  # [B, m]
                 loss = loss + self._loss_part("loss_ent", entity_lp.flatten(0, 1), targets.flatten(), len(metadata))
+            if self.entity_loss_spans == "all" and scores.candidate_labels is not None:
+                loss = loss + self._candidate_entity_loss(scores, len(metadata))
             if relation_targets is not None and relation_lp is not None:
                 targets = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
                 null = self.relation_head.null_index if self.null_relation_weight != 1.0 else None
@@ -547,6 +635,10 @@ class SpanModel(ArchivePathsMixin, Model):
                     gold = relation_targets[pair_mask]  # [scored pairs]: head label, -1 = not given
                     related = int(((gold >= 0) & (gold != self.relation_head.null_index)).sum())
                 self._diagnostics.pairs(sum(len(r) for r in relations), related, int(pair_mask.sum()))
+            if scores.entity_history is not None and scores.span_labels is not None and self.entity_head is not None:
+                gold = self.entity_head.targets(scores.span_labels).masked_fill(~span_mask, -1)  # [B, m]
+                decisions = [self.entity_head.decide(lp, self.entity_null_offset) for lp in scores.entity_history]
+                self._diagnostics.mean_field_flips([torch.where(keep, index, 0) for keep, index, _ in decisions], gold)
             if self._pruner is not None:
                 kept = [[tuple(span) for span in row if span[0] >= 0] for row in spans.tolist()]
                 self._diagnostics.pruning(
@@ -563,6 +655,18 @@ class SpanModel(ArchivePathsMixin, Model):
             gold = [{"entities": m["gold_entities"], "relations": m["gold_relations"]} for m in metadata]
             self._metric(predicted, gold)
         return output
+
+    def _candidate_entity_loss(self, scores: StageScores, num_sentences: int) -> torch.Tensor:
+        """``entity_loss_spans="all"``: the first-order entity cross-entropy over every candidate
+        span before pruning ([B, M] spans; Ner's loss), on the module's own token vectors."""
+        assert self.entity_head is not None and scores.candidate_spans is not None and scores.candidate_labels is not None
+        candidates = scores.candidate_spans  # [B, M, 2]
+        mask = candidates[..., 0] >= 0  # [B, M]
+        encoding = SpanEncoding(self._span_extractor, scores.encoding.x, candidates.clamp(min=0),
+                                scores.encoding.token_mask, mask)
+        log_probs = torch.log_softmax(self.entity_logits(encoding), dim=-1)  # [B, M, dent]
+        targets = self.entity_head.targets(scores.candidate_labels).masked_fill(~mask, -1)  # [B, M]
+        return self._loss_part("loss_ent_all", log_probs.flatten(0, 1), targets.flatten(), num_sentences)
 
     def _loss_part(
         self,

@@ -60,7 +60,7 @@ is nan (``tests/modules/high_order_inference_test.py`` shows both). Log-probabil
 rather than cast back, since they feed the loss and the decoding. The memory figures above are then in
 float32 elements. Float32 and float64 inputs are not converted: the results are the same as before.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from allennlp.common import Registrable
@@ -78,9 +78,11 @@ class HighOrderInference(torch.nn.Module, Registrable):
     """Approximate posterior label distributions of spans and span pairs from unary and ternary scores.
 
     ``forward(span_scores [B, m, E], pair_scores [B, m, m, R], head [B, m, dt], tail [B, m, dt],
-    weight [dt, E, E, R], span_mask [B, m], pair_mask [B, m, m] = None)`` returns
+    weight [dt, E, E, R], span_mask [B, m], pair_mask [B, m, m] = None, history = None)`` returns
     ``(span_log_q [B, m, E], pair_log_q [B, m, m, R])``, log-probabilities over the labels, in float32
-    (float64 if an input is float64) whatever the inputs' precision.
+    (float64 if an input is float64) whatever the inputs' precision. A list given as `history`
+    receives the span log-probabilities of every iteration, the first-order ones first (detached;
+    for diagnostics).
     """
 
     default_implementation = "mean_field"
@@ -95,6 +97,7 @@ class HighOrderInference(torch.nn.Module, Registrable):
         weight: torch.Tensor,
         span_mask: torch.Tensor,
         pair_mask: Optional[torch.Tensor] = None,
+        history: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
@@ -158,6 +161,7 @@ class MeanFieldInference(HighOrderInference):
         weight: torch.Tensor,
         span_mask: torch.Tensor,
         pair_mask: Optional[torch.Tensor] = None,
+        history: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         batch_size, num_spans, num_entity_labels = span_scores.shape
         num_relation_labels = pair_scores.size(-1)
@@ -174,7 +178,7 @@ class MeanFieldInference(HighOrderInference):
         with full_precision(span_scores.device):
             return self._infer(
                 span_scores.to(dtype), pair_scores.to(dtype), head.to(dtype), tail.to(dtype), weight.to(dtype),
-                span_mask, pair_mask,
+                span_mask, pair_mask, history,
             )
 
     def _infer(
@@ -186,6 +190,7 @@ class MeanFieldInference(HighOrderInference):
         weight: torch.Tensor,
         span_mask: torch.Tensor,
         pair_mask: Optional[torch.Tensor],
+        history: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """`forward` on inputs of one floating point type (checked, float32 or float64)."""
         batch_size, num_spans, num_entity_labels = span_scores.shape
@@ -201,6 +206,8 @@ class MeanFieldInference(HighOrderInference):
         # First-order distributions; also the output at padded spans and masked pairs.
         first_span_log_q = torch.log_softmax(span_scores, dim=-1)  # [B, m, E]
         first_pair_log_q = torch.log_softmax(pair_scores, dim=-1)  # [B, m, m, R]
+        if history is not None:
+            history.append(first_span_log_q.detach())
         if self.iterations == 0:
             return first_span_log_q, first_pair_log_q
 
@@ -236,6 +243,8 @@ class MeanFieldInference(HighOrderInference):
             else:
                 pair_message = self._factorised_pair_message(head, tail, weight, head_q, span_q)
             pair_log_q = _log_normalise(pair_unary + pair_message * pair_weight)
+            if history is not None:
+                history.append(torch.where(span_mask_3d, span_log_q, first_span_log_q).detach())
 
         span_log_q = torch.where(span_mask_3d, span_log_q, first_span_log_q)
         pair_log_q = torch.where(pair_mask_4d, pair_log_q, first_pair_log_q)
