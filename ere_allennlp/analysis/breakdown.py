@@ -60,6 +60,18 @@ def _bucket(value: int, buckets: Sequence[Tuple[int, Optional[int]]]) -> str:
     return bucket_name(buckets[0])
 
 
+def _ordered(items: Iterable[Tuple[Any, ...]]) -> List[Tuple[Any, ...]]:
+    """The items of one of `EreF1.items`' sets in position order: by offsets, then label (None
+    first; a label that is no string, read from a prediction file, by its text). A set of tuples
+    holding strings iterates in an order that changes with the process's string hashing
+    (``PYTHONHASHSEED``); the order of the items in `Breakdown.records` (the HTML report) must not."""
+    def key(item: Tuple[Any, ...]) -> Tuple[Any, ...]:
+        return tuple((0, value, "") if isinstance(value, int) else (1, 0, "") if value is None else (2, 0, str(value))
+                     for value in item)
+
+    return sorted(items, key=key)
+
+
 def _overlaps(a: Span, b: Span) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
@@ -121,7 +133,7 @@ class Breakdown:
         pred_by_span: Dict[Span, set] = {}
         for s, e, label in p["ent_c"]:
             pred_by_span.setdefault((s, e), set()).add(label)
-        for s, e, label in p["ent_c"]:
+        for s, e, label in _ordered(p["ent_c"]):
             span = (s, e)
             if label is not None and label in gold_by_span.get(span, ()):
                 outcome = "correct"
@@ -140,7 +152,7 @@ class Breakdown:
             row = self.entity_labels.setdefault(str(label), [0, 0, 0])
             row[1] += 1
             row[0] += outcome == "correct"
-        for s, e, label in g["ent_c"]:
+        for s, e, label in _ordered(g["ent_c"]):
             predicted_labels = pred_by_span.get((s, e), set())
             if label is not None and label in predicted_labels:
                 outcome = "correct"
@@ -169,7 +181,7 @@ class Breakdown:
         def correct(item: Tuple[Any, ...], other: set) -> bool:
             return item in other and all(item[k] is not None for k in (4, 5, 6))
 
-        for relation in g["relations"]:
+        for relation in _ordered(g["relations"]):
             strict = tuple(relation[:4]) + (gold_types.get(relation[:2]), gold_types.get(relation[2:4]), relation.label)
             label = str(relation.label)
             self.relation_labels.setdefault(label, [0, 0, 0])[2] += 1
@@ -186,7 +198,7 @@ class Breakdown:
             cause = self._cause(relation, p, predicted_spans, predicted_types, gold_types)
             self.relation_causes[cause] += 1
             kinds["gold relations"].append((tuple(relation), cause))
-        for relation in p["relations"]:
+        for relation in _ordered(p["relations"]):
             strict = tuple(relation[:4]) + (predicted_types.get(relation[:2]), predicted_types.get(relation[2:4]), relation.label)
             self.relation_labels.setdefault(str(relation.label), [0, 0, 0])[1] += 1
             self.by_length[length_bucket][1] += 1
