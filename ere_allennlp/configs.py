@@ -85,6 +85,12 @@ def pruned_modules(folder: Optional[PathLike] = None) -> List[str]:
     return [name for name, spec in modules(folder).items() if spec.get("pruned")]
 
 
+def mean_field_modules(folder: Optional[PathLike] = None) -> List[str]:
+    """The cross-task modules with mean-field inference (EcRi, EcRe, NerRi, NerRe), in study order."""
+    specs = modules(folder)
+    return [name for name in module_order(folder) if specs[name].get("joint")]
+
+
 def module_config(dataset: str, module: str, folder: Optional[PathLike] = None) -> Path:
     return config_dir(folder) / f"{dataset}_{module}.jsonnet"
 

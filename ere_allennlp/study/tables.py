@@ -8,7 +8,9 @@ pairs both approaches finished; in a table, ``*`` marks a figure whose F1 is sig
 
 Written to ``OUT/tables/``: ``table2.md`` ... ``table6.md`` (and ``.csv``), ``tables.md`` (all of
 them), ``significance.md`` / ``significance.csv`` (p-values of every pair of Table 2's approaches),
-``results.json`` (per-seed figures, means, stds, p-values) and ``approaches.png``.
+``results.json`` (per-seed figures, means, stds, p-values) and ``approaches.png``; with the
+predictions, ``error_propagation.md``; when the cross-task modules report them (``diagnostic_metrics``),
+``mean_field.md``: the entity decisions each mean-field iteration changed.
 """
 import csv
 import json
@@ -18,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ere_allennlp import configs
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.metrics.ere_f1 import DISPLAY_NAMES, METRIC_NAMES
 from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
@@ -231,6 +234,31 @@ class StudyTables:
                            "not found, found with other boundaries or with the wrong type.")
         return table
 
+    def mean_field(self) -> Table:
+        """What mean-field inference does to the entity decisions of each cross-task module: per
+        iteration t, the decisions it changed from right to wrong and from wrong to right (per 100
+        gold entities among the scored spans, the best epoch's validation figures). Read from the
+        modules' ``metrics.json``; only modules trained with ``diagnostic_metrics`` (the ``cpu``
+        recipe turns it on for them) report them."""
+        table = Table("Mean field", "entity decisions changed by iteration t, per 100 gold entities (validation)", [])
+        per_module: Dict[str, Dict[str, List[float]]] = {}
+        for module in configs.mean_field_modules(self.settings.configs()):
+            for seed in self.settings.seeds:
+                path = self.study.module_dir(seed, module) / "metrics.json"
+                if not path.exists():
+                    continue
+                metrics = json.loads(path.read_text(encoding="utf-8"))
+                for key, value in metrics.items():
+                    if key.startswith("best_validation_mf_"):
+                        per_module.setdefault(module, {}).setdefault(key[len("best_validation_mf_"):], []).append(float(value))
+        names = sorted({name for figures in per_module.values() for name in figures}, key=lambda n: (int(n.rsplit("t", 1)[1]), n))
+        table.columns = [name.replace("_", " ") for name in names]
+        for module, figures in per_module.items():
+            table.rows.append((module, [Cell(figures.get(name, [])) for name in names]))
+        table.notes.append("Mean ± std over seeds. 'to wrong tN': decisions right after iteration N-1 and wrong "
+                           "after N; 'to right tN': the reverse (SpanModel `diagnostic_metrics`).")
+        return table
+
     def significance_rows(self) -> List[Dict[str, Any]]:
         present = [a for a in TABLE2_APPROACHES if a in self.approaches]
         rows = []
@@ -260,6 +288,12 @@ class StudyTables:
             text = propagation.markdown()
             (out / "error_propagation.md").write_text(text, encoding="utf-8")
             propagation.write_csv(out / "error_propagation.csv")
+            combined.append(text)
+        mean_field = self.mean_field()
+        if mean_field.rows:
+            text = mean_field.markdown()
+            (out / "mean_field.md").write_text(text, encoding="utf-8")
+            mean_field.write_csv(out / "mean_field.csv")
             combined.append(text)
         (out / "tables.md").write_text("\n".join(combined), encoding="utf-8")
         rows = self.significance_rows()

@@ -139,7 +139,20 @@ def test_tables_from_constructed_runs(tmp_path: Path) -> None:
     (study.module_dir(1, "ei") / "span_metrics.json").write_text(
         json.dumps({"train": {"p": 0.5, "r": 0.25, "f1": 1 / 3}}), encoding="utf-8"
     )
+    # NerRe's entity flips under mean field (diagnostic_metrics), seeds 1 and 2; EcRe none.
+    for seed, (wrong, right) in zip(SEEDS, ((2.0, 4.0), (3.0, 8.0))):
+        study.module_dir(seed, "nerre").mkdir(parents=True, exist_ok=True)
+        (study.module_dir(seed, "nerre") / "metrics.json").write_text(json.dumps(
+            {"best_validation_mf_to_wrong_t1": wrong, "best_validation_mf_to_right_t1": right,
+             "best_validation_mf_to_wrong_t2": 0.5, "best_validation_mf_to_right_t2": 0.25,
+             "best_validation_ent_c_f1": 0.5}), encoding="utf-8")
     out = StudyTables(study).write()
+    mean_field = list(csv.DictReader(open(out / "mean_field.csv", encoding="utf-8")))
+    assert [r["row"] for r in mean_field] == ["nerre"]
+    assert float(mean_field[0]["to wrong t1 mean"]) == pytest.approx(2.5)
+    assert float(mean_field[0]["to right t1 mean"]) == pytest.approx(6.0)
+    assert float(mean_field[0]["to right t2 mean"]) == pytest.approx(0.25)
+    assert "### Mean field" in (out / "tables.md").read_text(encoding="utf-8")
     table2 = {row["row"]: row for row in csv.DictReader(open(out / "table2.csv", encoding="utf-8"))}
     assert list(table2) == ["a1 Ei-Ec-Ri-Rc", "a4 Ner-Re", "a8 NerRe"]  # only the approaches run
     assert float(table2["a8 NerRe"]["Rel+-C mean"]) == pytest.approx(100.0)
