@@ -1,5 +1,5 @@
 """Running figures that show how a span model learns (``SpanModel(diagnostic_metrics=True)``)."""
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -40,6 +40,18 @@ class TrainingDiagnostics:
     def pairs(self, predicted: int, related: int, scored: int) -> None:
         self._add("pair_nonnull", predicted, scored)
         self._add("pair_related", related, scored)
+
+    def relation_pairs(
+        self, predicted: int, targets: Optional[torch.Tensor], pair_mask: torch.Tensor, null_index: Optional[int]
+    ) -> None:
+        """`predicted` relations among the scored pairs of pair_mask [B, m, m]; targets [B, m, m]
+        the gold head labels of the pairs (-1 = not given; None without gold): the related ones
+        are those with a label other than `null_index`."""
+        related = 0
+        if targets is not None:
+            gold = targets[pair_mask]  # [scored pairs]
+            related = int(((gold >= 0) & (gold != null_index)).sum()) if null_index is not None else int((gold >= 0).sum())
+        self.pairs(predicted, related, int(pair_mask.sum()))
 
     def pruning(
         self,

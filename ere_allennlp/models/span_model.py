@@ -17,6 +17,9 @@ from ere_allennlp.archival import ArchivePathsMixin
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
+from ere_allennlp.models import decoding
+from ere_allennlp.models.candidate_pruning import CandidatePruning, gather_kept
+from ere_allennlp.models.decoding import Entities, Relations
 from ere_allennlp.models.heads import Head
 from ere_allennlp.models.span_encoding import SpanEncoding
 from ere_allennlp.modules.high_order_inference import HighOrderInference
@@ -30,8 +33,6 @@ ENTITY_KEYS = ("ent_i", "ent_c")
 LOSS_NORMALISATIONS = ("sum", "mean")
 TERNARY_NULL_LABELS = ("both", "relation", "none")
 ENTITY_LOSS_SPANS = ("kept", "all")
-# At most this many sentences' pruner choices are cached (a few hundred bytes each).
-PRUNED_CACHE_MAX = 500_000
 
 
 class StagePrediction(NamedTuple):
@@ -206,10 +207,40 @@ class SpanModel(ArchivePathsMixin, Model):
             num_width_embeddings=max_span_width,
             span_width_embedding_dim=span_width_dim,
         )
-        span_dim = self._span_extractor.get_output_dim()
-        relu = Activation.by_name("relu")()
         self.entity_head = Head(self.ENTITY_HEAD, vocab, "entity_labels") if self.ENTITY_HEAD else None
         self.relation_head = Head(self.RELATION_HEAD, vocab, "relation_labels") if self.RELATION_HEAD else None
+        self._build_scorers(span_hidden_dim, relation_hidden_dim, dropout)
+        self._inference = inference
+        self._ternary: Optional[FactorisedTernaryScorer] = None
+        if inference is not None:
+            self._ternary = self._build_ternary(ternary_null_labels, ternary_dim, ternary_init_std)
+        if loss_normalisation not in LOSS_NORMALISATIONS:
+            raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
+        self.loss_normalisation = loss_normalisation
+        # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
+        self._pruner = pruner
+        self._train_pruner = train_pruner
+        self._pruning = self._attach_pruner(pruner, train_pruner, cache_pruned_spans)
+        self.relation_loss_weight = relation_loss_weight
+        self.null_relation_weight = null_relation_weight
+        self._check_options(relation_mention_scores, entity_loss_spans, relation_arguments_as_entities)
+        self.relation_mention_scores = relation_mention_scores
+        self.entity_loss_spans = entity_loss_spans
+        self.entity_null_offset = float(entity_null_offset)
+        self.relation_arguments_as_entities = relation_arguments_as_entities
+        self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
+        self._metric = EreF1(symmetric_relations)
+        self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (
+            RELATION_KEYS if self.relation_head else ()
+        )
+        if initializer is not None:
+            initializer(self)
+
+    def _build_scorers(self, span_hidden_dim: int, relation_hidden_dim: int, dropout: float) -> None:
+        """MLP_span and the entity scorer (with an entity head), MLP_rel and the relation scorer
+        (with a relation head), in this order (it fixes their initialisation under a seed)."""
+        span_dim = self._span_extractor.get_output_dim()
+        relu = Activation.by_name("relu")()
         if self.entity_head is not None:
             self._span_mlp = FeedForward(span_dim, 2, span_hidden_dim, relu, dropout)
             self._entity_scorer = torch.nn.Linear(span_hidden_dim, self.entity_head.num_scores)
@@ -221,44 +252,45 @@ class SpanModel(ArchivePathsMixin, Model):
             self._pair_dropout = torch.nn.Dropout(dropout)
             self._pair_mlp = FeedForward(relation_hidden_dim, 1, relation_hidden_dim, relu, dropout)
             self._relation_scorer = torch.nn.Linear(relation_hidden_dim, self.relation_head.num_scores)
-        self._inference = inference
-        self._ternary: Optional[FactorisedTernaryScorer] = None
-        if inference is not None:
-            if self.entity_head is None or self.relation_head is None:
-                raise ConfigurationError(
-                    f"'inference' needs a module with both an entity and a relation head; "
-                    f"{type(self).__name__} has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
-                )
-            if ternary_null_labels not in TERNARY_NULL_LABELS:
-                raise ConfigurationError(f"ternary_null_labels must be one of {TERNARY_NULL_LABELS}, got {ternary_null_labels!r}")
-            entity_null, relation_null = self.entity_head.null_index, self.relation_head.null_index
-            null_entity = (entity_null,) if ternary_null_labels != "both" and entity_null is not None else ()
-            null_relation = (relation_null,) if ternary_null_labels == "none" and relation_null is not None else ()
-            self._ternary = FactorisedTernaryScorer(
-                span_dim,
-                self.entity_head.size,
-                self.relation_head.size,
-                hidden_dim=ternary_dim,
-                fixed_entity_labels=tuple(sorted(set(self.entity_head.fixed) | set(null_entity))),
-                fixed_relation_labels=tuple(sorted(set(self.relation_head.fixed) | set(null_relation))),
-                init_std=ternary_init_std,
+
+    def _build_ternary(self, ternary_null_labels: str, ternary_dim: int, init_std: float) -> FactorisedTernaryScorer:
+        """The ternary scorer of mean-field inference; `ternary_null_labels` says which null labels
+        keep their ternary scores (the others, and identification heads' "absent", are fixed at 0)."""
+        if self.entity_head is None or self.relation_head is None:
+            raise ConfigurationError(
+                f"'inference' needs a module with both an entity and a relation head; "
+                f"{type(self).__name__} has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
-        # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
-        # Loaded from an archive it is frozen; configured afresh it is trained in the same run
-        # (its own encoder and BCE loss; its choice of spans is not differentiated through).
-        self._pruner = pruner
-        self._train_pruner = train_pruner
-        if pruner is not None:
-            if not hasattr(pruner, "score_spans"):
-                raise ConfigurationError(f"'pruner' must be a span_pruner model, got {type(pruner).__name__}")
-            if not train_pruner:
-                for parameter in pruner.parameters():
-                    parameter.requires_grad_(False)
-        if loss_normalisation not in LOSS_NORMALISATIONS:
-            raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
-        self.loss_normalisation = loss_normalisation
-        self.relation_loss_weight = relation_loss_weight
-        self.null_relation_weight = null_relation_weight
+        if ternary_null_labels not in TERNARY_NULL_LABELS:
+            raise ConfigurationError(f"ternary_null_labels must be one of {TERNARY_NULL_LABELS}, got {ternary_null_labels!r}")
+        entity_null, relation_null = self.entity_head.null_index, self.relation_head.null_index
+        null_entity = (entity_null,) if ternary_null_labels != "both" and entity_null is not None else ()
+        null_relation = (relation_null,) if ternary_null_labels == "none" and relation_null is not None else ()
+        return FactorisedTernaryScorer(
+            self._span_extractor.get_output_dim(),
+            self.entity_head.size,
+            self.relation_head.size,
+            hidden_dim=ternary_dim,
+            fixed_entity_labels=tuple(sorted(set(self.entity_head.fixed) | set(null_entity))),
+            fixed_relation_labels=tuple(sorted(set(self.relation_head.fixed) | set(null_relation))),
+            init_std=init_std,
+        )
+
+    def _attach_pruner(self, pruner: Optional[Model], trained: bool, cache: bool) -> Optional[CandidatePruning]:
+        """Loaded from an archive the pruner is frozen; configured afresh it is trained in the same
+        run (its own encoder and BCE loss; its choice of spans is not differentiated through)."""
+        if pruner is None:
+            return None
+        if not hasattr(pruner, "score_spans"):
+            raise ConfigurationError(f"'pruner' must be a span_pruner model, got {type(pruner).__name__}")
+        if not trained:
+            for parameter in pruner.parameters():
+                parameter.requires_grad_(False)
+        null = self.vocab.get_token_to_index_vocabulary("entity_labels").get(NULL_LABEL, -2)
+        return CandidatePruning(pruner, trained, cache, null, mean_loss=self.loss_normalisation == "mean")
+
+    def _check_options(self, relation_mention_scores: bool, entity_loss_spans: str, relation_arguments_as_entities: bool) -> None:
+        """`relation_mention_scores` needs null labels in both heads."""
         if relation_mention_scores and (
             self.entity_head is None or self.relation_head is None
             or self.entity_head.null_index is None or self.relation_head.null_index is None
@@ -267,22 +299,7 @@ class SpanModel(ArchivePathsMixin, Model):
                 f"relation_mention_scores needs an entity and a relation head with null labels; {type(self).__name__} "
                 f"has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
-        self.relation_mention_scores = relation_mention_scores
         self._check_entity_options(entity_loss_spans, relation_arguments_as_entities)
-        self.entity_loss_spans = entity_loss_spans
-        self.entity_null_offset = float(entity_null_offset)
-        self.relation_arguments_as_entities = relation_arguments_as_entities
-        # A frozen pruner's choice per sentence: (words, number of candidates) -> kept candidate indices.
-        self._pruned_cache: Optional[Dict[Tuple[Tuple[str, ...], int], List[int]]] = (
-            {} if pruner is not None and not train_pruner and cache_pruned_spans else None
-        )
-        self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
-        self._metric = EreF1(symmetric_relations)
-        self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (
-            RELATION_KEYS if self.relation_head else ()
-        )
-        if initializer is not None:
-            initializer(self)
 
     def _check_entity_options(self, entity_loss_spans: str, relation_arguments_as_entities: bool) -> None:
         """`entity_loss_spans` needs a pruner and an entity head; `relation_arguments_as_entities`
@@ -399,35 +416,15 @@ class SpanModel(ArchivePathsMixin, Model):
         return relation_logits + pair * not_null  # [B, m, m, drel]
 
     # ---------------------------------------------------------------- decoding
-    def decode_entities(
-        self, log_probs: torch.Tensor, spans: torch.Tensor, span_mask: torch.Tensor
-    ) -> List[List[Tuple[Entity, float]]]:
+    def decode_entities(self, log_probs: torch.Tensor, spans: torch.Tensor, span_mask: torch.Tensor) -> Entities:
+        """log_probs [B, m, E] -> the entities of every sentence (with ``entity_null_offset``)."""
         assert self.entity_head is not None
-        keep, index, score = self.entity_head.decide(log_probs, self.entity_null_offset)
-        keep = keep & span_mask
-        out: List[List[Tuple[Entity, float]]] = [[] for _ in range(spans.size(0))]
-        spans_l, index_l, score_l = spans.tolist(), index.tolist(), score.tolist()
-        for k, i in keep.nonzero().tolist():
-            start, end = spans_l[k][i]
-            label = self.entity_head.labels[index_l[k][i]]
-            out[k].append((Entity(start, end, label), score_l[k][i]))
-        return out
+        return decoding.decode_entities(self.entity_head, log_probs, spans, span_mask, self.entity_null_offset)
 
-    def decode_relations(
-        self, log_probs: torch.Tensor, spans: torch.Tensor, pair_mask: torch.Tensor
-    ) -> List[List[Tuple[Relation, float]]]:
+    def decode_relations(self, log_probs: torch.Tensor, spans: torch.Tensor, pair_mask: torch.Tensor) -> Relations:
+        """log_probs [B, m, m, R] -> the relations of every sentence."""
         assert self.relation_head is not None
-        keep, index, score = self.relation_head.decide(log_probs)
-        keep = keep & pair_mask
-        out: List[List[Tuple[Relation, float]]] = [[] for _ in range(spans.size(0))]
-        spans_l = spans.tolist()
-        found = keep.nonzero()  # [N, 3]
-        labels = index[keep].tolist()
-        scores = score[keep].tolist()
-        for (k, i, j), label, p in zip(found.tolist(), labels, scores):
-            relation = Relation(*spans_l[k][i], *spans_l[k][j], self.relation_head.labels[label])
-            out[k].append((relation, p))
-        return out
+        return decoding.decode_relations(self.relation_head, log_probs, spans, pair_mask)
 
     def score(
         self,
@@ -466,7 +463,7 @@ class SpanModel(ArchivePathsMixin, Model):
         return StageScores(spans, span_mask, pair_mask, entity_lp, relation_lp, span_labels, relation_targets,
                            pruner_loss, encoding, candidate_spans, candidate_labels, history or None)
 
-    def decode(self, scores: StageScores) -> Tuple[Optional[List[List[Tuple[Entity, float]]]], Optional[List[List[Tuple[Relation, float]]]]]:
+    def decode(self, scores: StageScores) -> Tuple[Optional[Entities], Optional[Relations]]:
         """Entities and relations with probabilities per sentence, None for a task the module lacks."""
         entities = relations = None
         if scores.entity_lp is not None:
@@ -474,34 +471,9 @@ class SpanModel(ArchivePathsMixin, Model):
         if scores.relation_lp is not None:
             relations = self.decode_relations(scores.relation_lp, scores.spans, scores.pair_mask)
         if self.relation_arguments_as_entities and entities is not None and relations is not None:
-            assert scores.entity_lp is not None
-            entities = self.add_relation_arguments(entities, relations, scores.entity_lp, scores.spans)
+            assert self.entity_head is not None and scores.entity_lp is not None
+            entities = decoding.add_relation_arguments(self.entity_head, entities, relations, scores.entity_lp, scores.spans)
         return entities, relations
-
-    def add_relation_arguments(
-        self,
-        entities: List[List[Tuple[Entity, float]]],
-        relations: List[List[Tuple[Relation, float]]],
-        entity_lp: torch.Tensor,
-        spans: torch.Tensor,
-    ) -> List[List[Tuple[Entity, float]]]:
-        """``relation_arguments_as_entities``: every argument of a predicted relation that is not a
-        decoded entity becomes one, with its most probable non-null label. entity_lp [B, m, E],
-        spans [B, m, 2]; the added entities follow the decoded ones, in span order."""
-        assert self.entity_head is not None
-        index, score = self.entity_head.best_label(entity_lp)  # [B, m] each
-        index_l, score_l = index.tolist(), score.tolist()
-        out = []
-        for k, (found, related) in enumerate(zip(entities, relations)):
-            have = {(e.start, e.end) for e, _ in found}
-            position = {tuple(span): i for i, span in enumerate(spans[k].tolist()) if span[0] >= 0}
-            arguments = {(r.head_start, r.head_end) for r, _ in related} | {(r.tail_start, r.tail_end) for r, _ in related}
-            added = []
-            for span in sorted(arguments - have):
-                i = position[span]
-                added.append((Entity(span[0], span[1], self.entity_head.labels[index_l[k][i]]), score_l[k][i]))
-            out.append(list(found) + added)
-        return out
 
     def predict(
         self,
@@ -526,30 +498,10 @@ class SpanModel(ArchivePathsMixin, Model):
             self._pruner.eval()  # a frozen pruner never uses dropout
         return self
 
-    def _cache_keys(
-        self, spans: torch.LongTensor, metadata: Optional[List[Dict[str, Any]]]
-    ) -> Optional[List[Tuple[Tuple[str, ...], int]]]:
-        """The pruner-cache key of each sentence (its words and number of candidates), or None
-        when the choice is not cached (a trained or no pruner, no metadata)."""
-        if self._pruned_cache is None or metadata is None or any("words" not in meta for meta in metadata):
-            return None
-        counts = (spans[..., 0] >= 0).sum(-1).tolist()  # [B]
-        return [(tuple(meta["words"]), count) for meta, count in zip(metadata, counts)]
-
-    def _cached_selection(
-        self, keys: List[Tuple[Tuple[str, ...], int]], device: torch.device
-    ) -> Tuple[torch.LongTensor, torch.BoolTensor]:
-        """The cached kept indices of every sentence as `SpanPruner.select` returns them:
-        (indices [B, K_max], ascending, 0 past a sentence's K; keep_mask [B, K_max])."""
-        assert self._pruned_cache is not None
-        chosen = [self._pruned_cache[key] for key in keys]
-        k_max = max((len(c) for c in chosen), default=0)
-        index = torch.zeros(len(chosen), k_max, dtype=torch.long)
-        keep = torch.zeros(len(chosen), k_max, dtype=torch.bool)
-        for row, kept in enumerate(chosen):
-            index[row, : len(kept)] = torch.tensor(kept, dtype=torch.long)
-            keep[row, : len(kept)] = True
-        return index.to(device), keep.to(device)
+    @property
+    def _pruned_cache(self) -> Optional[Dict[Tuple[Tuple[str, ...], int], List[int]]]:
+        """A frozen pruner's cached choice per sentence (``cache_pruned_spans``), else None."""
+        return self._pruning.cache if self._pruning is not None else None
 
     def prune(
         self,
@@ -558,42 +510,16 @@ class SpanModel(ArchivePathsMixin, Model):
         span_labels: Optional[torch.LongTensor] = None,
         relation_labels: Optional[torch.LongTensor] = None,
         metadata: Optional[List[Dict[str, Any]]] = None,
-    ) -> Tuple[torch.LongTensor, Optional[torch.LongTensor], Optional[torch.LongTensor], torch.Tensor]:
-        """Keeps the pruner's top-K of all candidates: spans [B, M, 2] -> [B, K, 2] (-1 padding),
-        span labels [B, M] -> [B, K], relation labels [B, M, M] -> [B, K, K]; also returns the
-        pruner's loss (zero unless it is trained in this run). A frozen pruner's choice for a
-        sentence is computed once and reused (``cache_pruned_spans``; needs `metadata`)."""
-        assert self._pruner is not None
-        keys = self._cache_keys(spans, metadata)
-        if keys is not None and all(key in self._pruned_cache for key in keys):
-            index, keep = self._cached_selection(keys, spans.device)  # [B, K] each
-            loss = spans.new_zeros((), dtype=torch.float)
-        else:
-            with torch.set_grad_enabled(self._train_pruner and torch.is_grad_enabled()):
-                scores, all_mask = self._pruner.score_spans(tokens, spans)  # [B, M]
-            loss = scores.new_zeros(())
-            if self._train_pruner and span_labels is not None:
-                null = self.vocab.get_token_to_index_vocabulary("entity_labels").get(NULL_LABEL, -2)
-                target = ((span_labels >= 0) & (span_labels != null)).float()
-                loss = F.binary_cross_entropy_with_logits(scores, target, weight=all_mask.float(), reduction="sum")
-                if self.loss_normalisation == "mean":
-                    loss = loss / all_mask.sum().clamp(min=1)
-            num_tokens = util.get_text_field_mask(tokens).sum(-1)  # [B]
-            index, keep = self._pruner.select(scores.detach(), all_mask, num_tokens)  # [B, K]
-            if keys is not None and len(self._pruned_cache) < PRUNED_CACHE_MAX:
-                for key, row, kept in zip(keys, index.tolist(), keep.tolist()):
-                    self._pruned_cache[key] = [i for i, k in zip(row, kept) if k]
-        spans = util.batched_index_select(spans, index).masked_fill(~keep.unsqueeze(-1), -1)  # [B, K, 2]
-        if span_labels is not None:
-            span_labels = util.batched_index_select(span_labels.unsqueeze(-1), index).squeeze(-1)  # [B, K]
-            span_labels = span_labels.masked_fill(~keep, -1)
-        if relation_labels is not None:
-            relation_labels = relation_labels.long()
-            k, m = index.size(1), relation_labels.size(1)
-            rows = relation_labels.gather(1, index.unsqueeze(-1).expand(-1, -1, m))  # [B, K, M]
-            relation_labels = rows.gather(2, index.unsqueeze(1).expand(-1, k, -1))  # [B, K, K]
-            relation_labels = relation_labels.masked_fill(~(keep.unsqueeze(2) & keep.unsqueeze(1)), -1)
-        return spans, span_labels, relation_labels, loss
+    ) -> Tuple[torch.LongTensor, Optional[torch.LongTensor], Optional[torch.LongTensor], Optional[torch.Tensor]]:
+        """Keeps the pruner's top-K of all candidates (`CandidatePruning`): spans [B, M, 2] ->
+        [B, K, 2] (-1 padding), span labels [B, M] -> [B, K], relation labels [B, M, M] -> [B, K, K];
+        also returns the pruner's loss when it is trained in this run (else None). A frozen
+        pruner's choice for a sentence is computed once and reused (``cache_pruned_spans``; needs
+        `metadata`)."""
+        assert self._pruning is not None
+        index, keep, loss = self._pruning.select(tokens, spans, span_labels, metadata)  # [B, K] each
+        kept, kept_labels, kept_relations = gather_kept(index, keep, spans, span_labels, relation_labels)
+        return kept, kept_labels, kept_relations, loss
 
     @overrides(check_signature=False)  # outputs hold decoded lists besides tensors
     def forward(  # type: ignore
@@ -605,46 +531,16 @@ class SpanModel(ArchivePathsMixin, Model):
         relation_labels: Optional[torch.LongTensor] = None,
     ) -> Dict[str, Any]:
         scores = self.score(tokens, spans, None, True, span_labels, relation_labels, metadata)
-        spans, span_mask, pair_mask = scores.spans, scores.span_mask, scores.pair_mask
-        entity_lp, relation_lp, relation_targets = scores.entity_lp, scores.relation_lp, scores.relation_targets
         output: Dict[str, Any] = {}
         if span_labels is not None or relation_labels is not None:
-            loss = scores.encoding.x.new_zeros(()) if scores.pruner_loss is None else scores.pruner_loss
-            if scores.span_labels is not None and entity_lp is not None and self.entity_head is not None:
-                targets = self.entity_head.targets(scores.span_labels).masked_fill(~span_mask, -1)  # [B, m]
-                loss = loss + self._loss_part("loss_ent", entity_lp.flatten(0, 1), targets.flatten(), len(metadata))
-            if self.entity_loss_spans == "all" and scores.candidate_labels is not None:
-                loss = loss + self._candidate_entity_loss(scores, len(metadata))
-            if relation_targets is not None and relation_lp is not None:
-                targets = relation_targets.masked_fill(~pair_mask, -1)  # [B, m, m]
-                null = self.relation_head.null_index if self.null_relation_weight != 1.0 else None
-                relation_loss = self._loss_part(
-                    "loss_rel", relation_lp.flatten(0, 2), targets.flatten(), len(metadata), null, self.null_relation_weight
-                )
-                loss = loss + self.relation_loss_weight * relation_loss
-            output["loss"] = loss
-
+            output["loss"] = self._loss(scores, len(metadata))
         # Decoded here, not in make_output_human_readable: the metrics below need the decoded
         # entities and relations of every batch, so decoding later would do it twice.
         entities, relations = self.decode(scores)
         output.update(decoded_output(metadata, entities, relations))
-        if self._diagnostics is not None and all(meta.get("has_gold") for meta in metadata):
-            if relations is not None:
-                related = 0
-                if relation_targets is not None and self.relation_head is not None:
-                    gold = relation_targets[pair_mask]  # [scored pairs]: head label, -1 = not given
-                    related = int(((gold >= 0) & (gold != self.relation_head.null_index)).sum())
-                self._diagnostics.pairs(sum(len(r) for r in relations), related, int(pair_mask.sum()))
-            if scores.entity_history is not None and scores.span_labels is not None and self.entity_head is not None:
-                gold = self.entity_head.targets(scores.span_labels).masked_fill(~span_mask, -1)  # [B, m]
-                decisions = [self.entity_head.decide(lp, self.entity_null_offset) for lp in scores.entity_history]
-                self._diagnostics.mean_field_flips([torch.where(keep, index, 0) for keep, index, _ in decisions], gold)
-            if self._pruner is not None:
-                kept = [[tuple(span) for span in row if span[0] >= 0] for row in spans.tolist()]
-                self._diagnostics.pruning(
-                    kept, [m["gold_entities"] for m in metadata], [m["gold_relations"] for m in metadata], self.max_span_width
-                )
         if all(meta.get("has_gold") for meta in metadata):
+            if self._diagnostics is not None:
+                self._diagnose(scores, relations, metadata)
             predicted = [
                 {
                     "entities": [e for e, _ in entities[k]] if entities is not None else self._given_entities(meta),
@@ -655,6 +551,44 @@ class SpanModel(ArchivePathsMixin, Model):
             gold = [{"entities": m["gold_entities"], "relations": m["gold_relations"]} for m in metadata]
             self._metric(predicted, gold)
         return output
+
+    def _loss(self, scores: StageScores, num_sentences: int) -> torch.Tensor:
+        """The training loss of a batch: the in-run pruner's, the entity part over the scored
+        spans (and over all candidates with ``entity_loss_spans="all"``), the relation part over
+        the scored pairs (weighted by ``relation_loss_weight`` / ``null_relation_weight``)."""
+        loss = scores.encoding.x.new_zeros(()) if scores.pruner_loss is None else scores.pruner_loss
+        if scores.span_labels is not None and scores.entity_lp is not None and self.entity_head is not None:
+            targets = self.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)  # [B, m]
+            loss = loss + self._loss_part("loss_ent", scores.entity_lp.flatten(0, 1), targets.flatten(), num_sentences)
+        if self.entity_loss_spans == "all" and scores.candidate_labels is not None:
+            loss = loss + self._candidate_entity_loss(scores, num_sentences)
+        if scores.relation_targets is not None and scores.relation_lp is not None and self.relation_head is not None:
+            targets = scores.relation_targets.masked_fill(~scores.pair_mask, -1)  # [B, m, m]
+            null = self.relation_head.null_index if self.null_relation_weight != 1.0 else None
+            relation_loss = self._loss_part(
+                "loss_rel", scores.relation_lp.flatten(0, 2), targets.flatten(), num_sentences, null, self.null_relation_weight
+            )
+            loss = loss + self.relation_loss_weight * relation_loss
+        return loss
+
+    def _diagnose(self, scores: StageScores, relations: Optional[Relations], metadata: List[Dict[str, Any]]) -> None:
+        """``diagnostic_metrics``: the pair shares, the mean-field flips and the pruner's ceilings
+        of a batch with gold annotations (`TrainingDiagnostics`)."""
+        assert self._diagnostics is not None
+        if relations is not None:
+            self._diagnostics.relation_pairs(
+                sum(len(r) for r in relations), scores.relation_targets, scores.pair_mask,
+                self.relation_head.null_index if self.relation_head is not None else None,
+            )
+        if scores.entity_history is not None and scores.span_labels is not None and self.entity_head is not None:
+            gold = self.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)  # [B, m]
+            decisions = [self.entity_head.decide(lp, self.entity_null_offset) for lp in scores.entity_history]
+            self._diagnostics.mean_field_flips([torch.where(keep, index, 0) for keep, index, _ in decisions], gold)
+        if self._pruner is not None:
+            kept = [[tuple(span) for span in row if span[0] >= 0] for row in scores.spans.tolist()]
+            self._diagnostics.pruning(
+                kept, [m["gold_entities"] for m in metadata], [m["gold_relations"] for m in metadata], self.max_span_width
+            )
 
     def _candidate_entity_loss(self, scores: StageScores, num_sentences: int) -> torch.Tensor:
         """``entity_loss_spans="all"``: the first-order entity cross-entropy over every candidate

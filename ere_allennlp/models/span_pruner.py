@@ -15,6 +15,7 @@ from overrides import overrides
 from ere_allennlp.archival import ArchivePathsMixin
 from ere_allennlp.common import NULL_LABEL, Entity, decoded_output
 from ere_allennlp.metrics.span_recall import SpanRecall
+from ere_allennlp.models.candidate_pruning import pruner_loss
 from ere_allennlp.allennlp_internals import feedforward_after_first_linear, first_linear, tensor_version
 from ere_allennlp.nn_util import full_precision, scatter_real, upcast
 from ere_allennlp.span_extractors.biaffine import BiaffineSpanExtractor
@@ -218,9 +219,7 @@ class SpanPruner(ArchivePathsMixin, Model):
 
         output: Dict[str, Any] = {}
         if span_labels is not None:
-            targets = (span_labels != self._null_index).float()  # [B, M]
-            losses = F.binary_cross_entropy_with_logits(scores, targets, reduction="none")  # [B, M]
-            output["loss"] = (losses * span_mask.float()).sum()
+            output["loss"] = pruner_loss(scores, span_labels, span_mask, self._null_index)
 
         probabilities = torch.sigmoid(scores.detach())  # [B, M]
         kept_spans = spans.gather(1, indices.unsqueeze(-1).expand(-1, -1, 2))  # [B, K_max, 2]

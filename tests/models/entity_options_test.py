@@ -9,6 +9,7 @@ from allennlp.common.checks import ConfigurationError
 
 from ere_allennlp.common import Entity, Relation
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
+from ere_allennlp.models.decoding import add_relation_arguments
 from ere_allennlp.models.heads import Head
 from tests.models.fixture_models import build, tensors
 
@@ -107,10 +108,10 @@ def test_relation_arguments_become_entities() -> None:
     entities = [[(Entity(1, 2, labels[1]), 0.8)]]
     relations = [[(Relation(0, 0, 1, 2, "USED-FOR"), 0.6), (Relation(1, 2, 4, 4, "PART-OF"), 0.7),
                   (Relation(0, 0, 4, 4, "COMPARE"), 0.5)]]
-    out = model.add_relation_arguments(entities, relations, probs.log(), spans)
+    out = add_relation_arguments(model.entity_head, entities, relations, probs.log(), spans)
     assert [e for e, _ in out[0]] == [Entity(1, 2, labels[1]), Entity(0, 0, labels[2]), Entity(4, 4, labels[3])]
     assert [p for _, p in out[0]] == pytest.approx([0.8, float(probs[0, 0, 2]), float(probs[0, 2, 3])])
-    assert model.add_relation_arguments(entities, [[]], probs.log(), spans) == entities
+    assert add_relation_arguments(model.entity_head, entities, [[]], probs.log(), spans) == entities
 
 
 def test_decoded_relations_have_entity_arguments() -> None:
