@@ -65,7 +65,7 @@ def main(argv: List[str]) -> None:
     args = parser.parse_args(argv)
     import ere_allennlp  # noqa: F401  (registers the components)
     from ere_allennlp import configs
-    from ere_allennlp.commands.build_approach import build_approach
+    from ere_allennlp.approach_archive import build_approach
 
     settings = {"runs": os.path.abspath(args.runs)}
 

@@ -153,7 +153,7 @@ def infer_approach(name: str, runs: str, encoder: str, data: str, batch_size: in
                    repeats: int, profile: bool = False) -> Dict[str, Any]:
     from allennlp.models.archival import load_archive
 
-    from ere_allennlp.commands.build_approach import build_approach
+    from ere_allennlp.approach_archive import build_approach
 
     settings = use_module_settings(encoder, batch_size, str(DATA_DIR), runs=runs)
     with tempfile.TemporaryDirectory() as folder:

@@ -13,18 +13,39 @@ upgrade that renames one fails there, loudly, instead of somewhere deep in a tra
   whose rows the span heads project once per batch.
 - `tensor_version`: a tensor's in-place version counter (``_version``), the key under which the
   pruner caches its folded weight (it changes on every optimiser step).
-- `postprocess_indexer_output`: the wrapped ``PretrainedTransformerIndexer``'s
-  ``_postprocess_output`` (long sentences folded into windows), reused by the fast indexer.
+- `matched_indexer`, `transformer_tokenizer`, `allennlp_tokenizer`, `add_encoding_to_vocabulary`,
+  `postprocess_indexer_output`: what the fast indexer (``pretrained_transformer_mismatched_fast``)
+  reuses of the ``PretrainedTransformerMismatchedIndexer`` it extends: the wrapped
+  ``PretrainedTransformerIndexer`` (``_matched_indexer``), the transformers tokenizer
+  (``_tokenizer``) and AllenNLP's tokenizer around it (``_allennlp_tokenizer``: special tokens and
+  type ids), the wrapped indexer's ``_add_encoding_to_vocabulary_if_needed`` (the word pieces in the
+  vocabulary's ``tags`` namespace) and its ``_postprocess_output`` (long sentences folded into windows).
+- `label_namespace`, `skips_indexing`, `set_indexed_labels`: a ``SequenceLabelField``'s or
+  ``AdjacencyField``'s namespace (``_label_namespace``), whether its labels were given as indices
+  (``_skip_indexing``, SequenceLabelField only) and the indices its ``as_tensor`` reads
+  (``_indexed_labels``), for the reader's fields that index labels unseen in training to -1.
 - `trainer_progress`, `wrap_train_epoch`, `unwrap_train_epoch`: where a recovered trainer starts
   (``_start_after_epochs_completed`` and ``..._batches_in_epoch_completed``, ``_rank``) and its
   ``_train_epoch``, which the ``rng_state`` callback wraps to restore the RNG states right before
   the first trained epoch.
 - `predict_manager_class`: ``allennlp.commands.predict._PredictManager``, which
-  ``ere_allennlp.predictors.atomic_output`` wraps for atomic ``--output-file`` writes.
+  ``ere_allennlp.predictors.atomic_output`` wraps for atomic ``--output-file`` writes, with
+  `predict_manager_json_data` / `replace_predict_manager_json_data` (its ``_get_json_data``, the
+  decoded input lines ``run`` iterates) and `predict_manager_predictor`,
+  `predict_manager_input_file`, `predict_manager_output_file` (a manager's ``_predictor``,
+  ``_input_file`` and open ``_output_file``).
+
+Not here: AllenNLP's documented hooks that subclasses override, ``Model._load`` (``archival.
+ArchivePathsMixin``, ``models.approach.Approach``), ``DatasetReader._read`` and
+``Predictor._json_to_instance``; the test checks that ``Model.load`` still calls ``_load``.
 """
-from typing import Any, Callable, Dict, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
+from allennlp.data.fields import AdjacencyField, SequenceLabelField
+from allennlp.data.token_indexers import PretrainedTransformerIndexer, PretrainedTransformerMismatchedIndexer
+from allennlp.data.tokenizers import PretrainedTransformerTokenizer
+from allennlp.data.vocabulary import Vocabulary
 from allennlp.modules import FeedForward
 from allennlp.modules.span_extractors import EndpointSpanExtractor
 
@@ -59,8 +80,47 @@ def tensor_version(tensor: torch.Tensor) -> int:
 
 
 # ------------------------------------------------------------------ token indexer
+def matched_indexer(indexer: PretrainedTransformerMismatchedIndexer) -> PretrainedTransformerIndexer:
+    """The word-piece indexer a mismatched indexer wraps."""
+    return indexer._matched_indexer
+
+
+def transformer_tokenizer(indexer: PretrainedTransformerMismatchedIndexer) -> Any:
+    """The transformers tokenizer (``PreTrainedTokenizer(Fast)``) of a mismatched indexer."""
+    return indexer._tokenizer
+
+
+def allennlp_tokenizer(indexer: PretrainedTransformerMismatchedIndexer) -> PretrainedTransformerTokenizer:
+    """AllenNLP's tokenizer of a mismatched indexer: ``single_sequence_start_tokens``,
+    ``single_sequence_end_tokens`` and ``single_sequence_token_type_id``."""
+    return indexer._allennlp_tokenizer
+
+
+def add_encoding_to_vocabulary(matched_indexer: PretrainedTransformerIndexer, vocabulary: Vocabulary) -> None:
+    """Puts the tokenizer's word pieces into `vocabulary` (once), as ``tokens_to_indices`` does first."""
+    matched_indexer._add_encoding_to_vocabulary_if_needed(vocabulary)
+
+
 def postprocess_indexer_output(matched_indexer: Any, output: Dict[str, Any]) -> Dict[str, Any]:
     return matched_indexer._postprocess_output(output)
+
+
+# ------------------------------------------------------------------ label fields
+LabelField = Union[SequenceLabelField, AdjacencyField]
+
+
+def label_namespace(field: LabelField) -> str:
+    return field._label_namespace
+
+
+def skips_indexing(field: SequenceLabelField) -> bool:
+    """Whether the field was given label indices (ints) rather than labels: ``index`` leaves them."""
+    return field._skip_indexing
+
+
+def set_indexed_labels(field: LabelField, indices: List[int]) -> None:
+    """What the field's ``index`` sets: one vocabulary index per label, read by ``as_tensor``."""
+    field._indexed_labels = indices
 
 
 # ------------------------------------------------------------------ trainer
@@ -94,3 +154,28 @@ def predict_manager_class() -> type:
     from allennlp.commands import predict
 
     return predict._PredictManager
+
+
+def predict_manager_json_data(manager_class: type) -> Callable[[Any], Iterator[Any]]:
+    """``_PredictManager._get_json_data``: yields the decoded input lines (``predictor.load_line``)
+    that ``run`` predicts when there is no ``--use-dataset-reader``."""
+    return manager_class._get_json_data  # type: ignore
+
+
+def replace_predict_manager_json_data(manager_class: type, function: Callable[[Any], Iterator[Any]]) -> None:
+    manager_class._get_json_data = function  # type: ignore
+
+
+def predict_manager_predictor(manager: Any) -> Any:
+    return manager._predictor
+
+
+def predict_manager_input_file(manager: Any) -> str:
+    """The input file as given (``-``: standard input)."""
+    return manager._input_file
+
+
+def predict_manager_output_file(manager: Any) -> Optional[IO[str]]:
+    """The ``--output-file`` the manager opened in ``__init__``; None without one, or before
+    ``__init__`` opened it."""
+    return getattr(manager, "_output_file", None)

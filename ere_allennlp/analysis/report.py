@@ -5,11 +5,12 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from ere_allennlp.alignment import aligned_sentences
 from ere_allennlp.analysis.breakdown import (
     ENTITY_OUTCOMES, GOLD_ENTITY_OUTCOMES, RELATION_CAUSES, SPURIOUS_RELATIONS, Breakdown,
 )
+from ere_allennlp.analysis.html import write_report
 from ere_allennlp.atomic import atomic_json, atomic_path
-from ere_allennlp.study.significance import aligned_sentences
 
 
 def breakdown_of(predictions_path: str, gold_path: str, symmetric_relations: Iterable[str] = ()) -> Breakdown:
@@ -154,7 +155,5 @@ def analyze(
     if plots:
         _plots(results, folder)
     if html:
-        from ere_allennlp.analysis.html import write_report
-
         write_report(breakdowns, str(folder / "report.html"))
     return results

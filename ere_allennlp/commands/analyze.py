@@ -7,6 +7,9 @@ from pathlib import Path
 from allennlp.commands.subcommand import Subcommand
 from overrides import overrides
 
+from ere_allennlp.alignment import AlignmentError
+from ere_allennlp.analysis.report import analyze
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,16 +38,13 @@ class Analyze(Subcommand):
 
 
 def analyze_from_args(args: argparse.Namespace) -> None:
-    from ere_allennlp.analysis.report import analyze
-    from ere_allennlp.study.significance import SignificanceError
-
     if len(args.files) < 2:
         sys.exit("allennlp ere-analyze: error: give at least one prediction file and the gold file")
     *predictions, gold = args.files
     try:
         analyze(predictions, gold, args.output_dir, args.names, args.symmetric_relations, plots=not args.no_plots,
                 html=not args.no_html)
-    except (SignificanceError, ValueError) as error:
+    except (AlignmentError, ValueError) as error:
         print(f"allennlp ere-analyze: error: {error}", file=sys.stderr)
         sys.exit(1)
     print((Path(args.output_dir) / "analysis.md").read_text(encoding="utf-8"))

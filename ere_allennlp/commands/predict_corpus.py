@@ -33,7 +33,8 @@ class PredictCorpus(Subcommand):
         sub.add_argument("--gpus-per-worker", type=float, default=0,
                          help="GPUs each actor reserves, at most 1 (default 0: the CPU); > 0 runs it on Ray's GPU")
         sub.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs each actor reserves (default 1)")
-        sub.add_argument("--address", default=None, help="a running Ray cluster (e.g. auto); default: a local Ray")
+        sub.add_argument("--address", default=None, help="a running Ray cluster (e.g. auto, ray://host:10001, "
+                         "host:6379); default: a local Ray. One that cannot be reached fails within about a minute")
         sub.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
         sub.add_argument("--merge", action="store_true", help="also write predictions.jsonl and errors.jsonl in input order")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,14 +45,14 @@ class PredictCorpus(Subcommand):
 def predict_corpus_from_args(args: argparse.Namespace) -> None:
     from ere_allennlp.corpus.job import CorpusOptions, predict_corpus
     from ere_allennlp.corpus.plan import CorpusError
-    from ere_allennlp.ray_support import RayMissing
+    from ere_allennlp.ray_support import RayError
 
     options = CorpusOptions(num_workers=args.num_workers, batch_size=args.batch_size,
                             gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker,
                             address=args.address, num_cpus=args.num_cpus, progress=not args.no_progress)
     try:
         result = predict_corpus(args.archive, args.inputs, args.output_dir, args.shard_size, options, merge=args.merge)
-    except (CorpusError, RayMissing, ValueError) as error:
+    except (CorpusError, RayError, ValueError) as error:  # RayError: Ray missing, or --address unreachable
         print(f"ere-predict-corpus: {error}", file=sys.stderr)
         sys.exit(2)
     summary = {k: v for k, v in vars(result).items() if k != "workers"}

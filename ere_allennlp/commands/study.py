@@ -2,12 +2,15 @@
 import argparse
 import json
 import logging
+import sys
 from typing import Any, Dict
 
 from allennlp.commands.subcommand import Subcommand
 from overrides import overrides
 
 from ere_allennlp import configs
+from ere_allennlp.ray_support import RayError
+from ere_allennlp.study.ray_runner import RayExecutor
 from ere_allennlp.study.runner import Study, StudyError, StudySettings
 from ere_allennlp.study.tables import StudyTables
 
@@ -82,11 +85,13 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
 def study_from_args(args: argparse.Namespace) -> str:
     executor = None
     if args.ray:
-        from ere_allennlp.study.ray_runner import RayExecutor
-
         executor = RayExecutor(address=args.address, num_cpus=args.num_cpus, cpus_per_task=args.cpus_per_task,
                                gpus_per_training=args.gpus_per_training, max_retries=args.max_retries)
-    return str(run_study(settings_from_args(args), tables_only=args.tables_only, executor=executor))
+    try:
+        return str(run_study(settings_from_args(args), tables_only=args.tables_only, executor=executor))
+    except RayError as error:  # Ray is missing, or the cluster at --address cannot be reached: one line
+        print(f"ere-study: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def run_study(settings: StudySettings, tables_only: bool = False, progress: bool = True, executor: Any = None):

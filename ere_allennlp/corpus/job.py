@@ -25,10 +25,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
+from ere_allennlp import archival
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.corpus import reading
 from ere_allennlp.corpus.plan import CorpusFolder, CorpusPlan, Shard
-from ere_allennlp.ray_support import cuda_device_in_task, ray_session, task_threads
+from ere_allennlp.ray_support import check_reachable, cuda_device_in_task, ray_session, task_threads
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ class ShardPredictor:
         task_threads(num_cpus)
         self.batch_size = batch_size
         from allennlp.predictors import Predictor
-
-        from ere_allennlp import archival
 
         self.paths = paths
         self.shard_files = shard_files
@@ -158,6 +157,7 @@ def predict_corpus(archive: str, inputs: Sequence[str], output_dir: str, shard_s
         raise ValueError("--num-workers and --batch-size must be >= 1")
     if not 0 <= options.gpus_per_worker <= 1:
         raise ValueError(f"--gpus-per-worker must be between 0 and 1 (a fraction shares a GPU), got {options.gpus_per_worker}")
+    check_reachable(options.address)  # before the plan reads every input: an unreachable cluster fails at once
     folder = CorpusFolder(output_dir)
     plan = CorpusPlan.make(archive, inputs, shard_size, known=folder.recorded_plan())
     with folder.lock():

@@ -14,6 +14,7 @@ from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
+from ere_allennlp.allennlp_internals import label_namespace, set_indexed_labels, skips_indexing
 from ere_allennlp.archival import resolve_encoder
 from ere_allennlp.common import NULL_LABEL, Entity, Relation, local_span, sentence_offsets
 from ere_allennlp.data.fields import SpanListField
@@ -55,8 +56,8 @@ class TolerantSequenceLabelField(SequenceLabelField):
 
     @overrides
     def index(self, vocab: Vocabulary) -> None:
-        if not self._skip_indexing:
-            self._indexed_labels = _index_labels(self.labels, self._label_namespace, vocab)
+        if not skips_indexing(self):
+            set_indexed_labels(self, _index_labels(self.labels, label_namespace(self), vocab))
 
 
 class TolerantAdjacencyField(AdjacencyField):
@@ -65,7 +66,7 @@ class TolerantAdjacencyField(AdjacencyField):
     @overrides
     def index(self, vocab: Vocabulary) -> None:
         if self.labels is not None:
-            self._indexed_labels = _index_labels(self.labels, self._label_namespace, vocab)
+            set_indexed_labels(self, _index_labels(self.labels, label_namespace(self), vocab))
 
 
 class Document:

@@ -4,9 +4,10 @@ predictor where each input line comes from.
 AllenNLP 2.10's ``_PredictManager`` opens ``--output-file`` at once and writes each prediction as
 it goes, so a failure midway leaves a half-written file behind; it offers no hook to change that.
 `install` (called when the first ``ere`` predictor is built, never at import) therefore wraps three
-of its methods, and the wrappers act only for a manager whose predictor is an ``ErePredictor``:
-other predictors, other plugins' included, run AllenNLP's code unchanged. For this package's
-predictor:
+of its methods, and the wrappers act only for a manager whose predictor is of a class given to
+`install` (the ``ere`` predictor gives its own, ``ErePredictor``; this module imports no
+predictor): other predictors, other plugins' included, run AllenNLP's code unchanged. For those
+predictors:
 
 - the output goes to a temporary file beside the target (``ere_allennlp.atomic``), which is renamed
   onto the target when the run succeeds and deleted when it fails (an existing target is then
@@ -15,17 +16,22 @@ predictor:
   ``ere`` predictor) gets ``<input file>:<line number>``, so its messages name the line.
 """
 import sys
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Tuple
 
 from allennlp.common.file_utils import cached_path, open_compressed
 from ere_allennlp import atomic
-from ere_allennlp.allennlp_internals import predict_manager_class
+from ere_allennlp.allennlp_internals import (
+    predict_manager_class, predict_manager_input_file, predict_manager_json_data, predict_manager_output_file,
+    predict_manager_predictor, replace_predict_manager_json_data,
+)
 
 _PATCHED = "_ere_atomic_output"
+# The predictor classes the wrappers act for: those given to `install`, in this process.
+_PREDICTOR_CLASSES: Tuple[type, ...] = ()
 
 
 def _discard(manager: Any) -> None:
-    output = getattr(manager, "_output_file", None)
+    output = predict_manager_output_file(manager)
     if output is not None:
         output.close()
     temporary = getattr(manager, "_ere_temporary_path", None)
@@ -34,19 +40,20 @@ def _discard(manager: Any) -> None:
 
 
 def _ours(predictor: Any) -> bool:
-    from ere_allennlp.predictors.ere import ErePredictor
-
-    return isinstance(predictor, ErePredictor)
+    return isinstance(predictor, _PREDICTOR_CLASSES)
 
 
-def install() -> None:
-    """Wraps ``_PredictManager`` once per process (see the module docstring)."""
+def install(*predictor_classes: type) -> None:
+    """Wraps ``_PredictManager`` once per process (see the module docstring); the wrappers act for
+    the predictors of `predictor_classes` (and of earlier calls' classes), subclasses included."""
+    global _PREDICTOR_CLASSES
+    _PREDICTOR_CLASSES += tuple(c for c in predictor_classes if c not in _PREDICTOR_CLASSES)
     manager_class = predict_manager_class()
     if getattr(manager_class, _PATCHED, False):
         return
     original_init = manager_class.__init__
     original_run = manager_class.run
-    original_get_json_data = manager_class._get_json_data
+    original_get_json_data = predict_manager_json_data(manager_class)
 
     def __init__(self, predictor: Any, input_file: str, output_file: Optional[str], *args: Any, **kwargs: Any) -> None:
         if not _ours(predictor):
@@ -70,31 +77,34 @@ def install() -> None:
             _discard(self)
             raise
         if self._ere_temporary_path is not None:
-            if self._output_file is not None and not self._output_file.closed:
-                self._output_file.close()
+            output = predict_manager_output_file(self)
+            if output is not None and not output.closed:
+                output.close()
             atomic.commit(self._ere_temporary_path, self._ere_target_path)
 
     def _get_json_data(self) -> Iterator[Any]:
         if not hasattr(self, "_ere_temporary_path"):
             yield from original_get_json_data(self)
             return
-        numbered = hasattr(self._predictor, "input_location")
-        if self._input_file == "-":
+        predictor = predict_manager_predictor(self)
+        numbered = hasattr(predictor, "input_location")
+        input_file = predict_manager_input_file(self)
+        if input_file == "-":
             name, lines = "<stdin>", sys.stdin
-            yield from _load(self, name, lines, numbered)
+            yield from _load(predictor, name, lines, numbered)
         else:
-            with open_compressed(cached_path(self._input_file)) as lines:
-                yield from _load(self, self._input_file, lines, numbered)
+            with open_compressed(cached_path(input_file)) as lines:
+                yield from _load(predictor, input_file, lines, numbered)
 
     manager_class.__init__ = __init__
     manager_class.run = run
-    manager_class._get_json_data = _get_json_data
+    replace_predict_manager_json_data(manager_class, _get_json_data)
     setattr(manager_class, _PATCHED, True)
 
 
-def _load(manager: Any, name: str, lines: Any, numbered: bool) -> Iterator[Any]:
+def _load(predictor: Any, name: str, lines: Any, numbered: bool) -> Iterator[Any]:
     for line_number, line in enumerate(lines, start=1):
         if not line.isspace():
             if numbered:
-                manager._predictor.input_location = f"{name}:{line_number}"
-            yield manager._predictor.load_line(line)
+                predictor.input_location = f"{name}:{line_number}"
+            yield predictor.load_line(line)

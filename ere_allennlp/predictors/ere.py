@@ -71,6 +71,8 @@ class ErePredictor(Predictor):
         super().__init__(model, dataset_reader, frozen)
         if not isinstance(dataset_reader, EreJsonReader):
             raise ConfigurationError("the 'ere' predictor needs the 'ere_json' dataset reader")
+        # Our own reference to the reader (AllenNLP keeps it as the private ``_dataset_reader``).
+        self._ere_reader = dataset_reader
         self.skip_bad_documents = skip_bad_documents
         self.skipped_documents = 0
         # Set by `allennlp predict` (ere_allennlp/predictors/atomic_output.py) before each
@@ -78,7 +80,7 @@ class ErePredictor(Predictor):
         self.input_location: Optional[str] = None
         # `allennlp predict` builds the predictor before its _PredictManager: from here on, a
         # manager running this predictor writes --output-file atomically (other predictors' not).
-        atomic_output.install()
+        atomic_output.install(ErePredictor)
 
     @staticmethod
     def to_document(inputs: JsonDict, where: str = "<input>") -> Document:
@@ -95,7 +97,7 @@ class ErePredictor(Predictor):
         return parse_document(record, where)
 
     def _document_instances(self, document: Document) -> List[Instance]:
-        reader: EreJsonReader = self._dataset_reader  # type: ignore
+        reader = self._ere_reader
         instances = []
         for k, words in enumerate(document.sentences):
             if not words:

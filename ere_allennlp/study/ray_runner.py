@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Set, Tuple
 
 from tqdm import tqdm
 
-from ere_allennlp.ray_support import check_gpus, cuda_device_in_task, ray_session, require_ray, task_threads
+from ere_allennlp.ray_support import (check_gpus, check_reachable, cuda_device_in_task, ray_session, require_ray,
+                                      task_threads)
 from ere_allennlp.study.runner import Study, Step
 from ere_allennlp.study.settings import StudyError, StudySettings
 
@@ -72,7 +73,8 @@ class RayExecutor:
         self.max_retries = max_retries
 
     def check(self, settings: StudySettings) -> None:
-        """Refuses, before anything runs, resources that cannot work."""
+        """Refuses, before anything runs, resources that cannot work and a cluster that cannot be
+        reached (`ray_support.RayMissing`, `ray_support.RayUnreachable`)."""
         require_ray()
         if self.cpus_per_task <= 0:
             raise StudyError(f"--cpus-per-task must be > 0, got {self.cpus_per_task}")
@@ -80,6 +82,7 @@ class RayExecutor:
             check_gpus(settings.cuda_device, self.gpus_per_training, "--gpus-per-training")
         except ValueError as error:
             raise StudyError(str(error)) from None
+        check_reachable(self.address)
 
     def __call__(self, study: Study, steps: List[Step], todo: List[Step], progress: bool) -> None:
         settings = asdict(study.settings)

@@ -43,6 +43,7 @@ from allennlp.training.util import evaluate as allennlp_evaluate
 from tqdm import tqdm
 
 from ere_allennlp import archival, configs
+from ere_allennlp.approach_archive import load_approach
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.study.predictions import predict_documents
 from ere_allennlp.study.settings import (  # noqa: F401  (re-exported: the study's public names)
@@ -265,8 +266,6 @@ class Study:
         """Chains the trained modules into the approach (in memory: an approach archive holds a copy of
         every stage, and a study has many), predicts the evaluation split, writes metrics and
         predictions. ``allennlp ere-approach`` builds the archive of any of them from the same config."""
-        from ere_allennlp.commands.build_approach import load_approach
-
         config = configs.approach_config(self.settings.dataset, approach, self.settings.configs())
         model, approach_config = load_approach(str(config), cuda_device=self.settings.cuda_device,
                                                settings=self.settings_of(seed))

@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ere_allennlp import configs
+from ere_allennlp.analysis.breakdown import ENTITY_CAUSES
+from ere_allennlp.analysis.report import breakdown_of
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.metrics.ere_f1 import DISPLAY_NAMES, METRIC_NAMES
 from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
@@ -211,9 +213,6 @@ class StudyTables:
     def error_propagation(self) -> Table:
         """Of the gold relations each approach loses (Rel+-C), the share lost to entity errors
         (`ere_allennlp.analysis.breakdown`), from the written predictions of every seed."""
-        from ere_allennlp.analysis.breakdown import ENTITY_CAUSES
-        from ere_allennlp.analysis.report import breakdown_of
-
         table = Table("Error propagation", "gold relations (Rel+-C) lost, and the share lost to entity errors",
                       ["lost", "to entity errors", "share %"])
         gold = self.settings.split_path(self.settings.eval_split)

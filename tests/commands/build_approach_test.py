@@ -20,7 +20,7 @@ from allennlp.models.archival import archive_model, load_archive
 
 from ere_allennlp import archival
 from ere_allennlp.api import Extractor
-from ere_allennlp.commands.build_approach import build_approach
+from ere_allennlp.approach_archive import build_approach
 from ere_allennlp.commands.info import describe
 from ere_allennlp.models.approach import Approach
 from tests.conftest import REPO_ROOT, TINY_ENV

@@ -1,6 +1,7 @@
 """``allennlp ere-predict-corpus`` on a local Ray (2 CPUs) with a tiny approach (a4): its output is
 ``allennlp predict``'s, bad lines become error records naming file, line and field, and a job
 killed midway resumes to the output of an uninterrupted run."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +16,9 @@ from ere_allennlp.corpus.plan import CorpusFolder, CorpusPlan
 from tests.conftest import REPO_ROOT
 from tests.study.ray_runner_test import kill_session
 
-pytest.importorskip("ray")
+# Not imported here: ray_support imports it first, so that the local Ray listens on 127.0.0.1 only.
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("Ray is not installed (requirements/ray.txt)", allow_module_level=True)
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
 BAD_LINES = ["{not json", json.dumps({"sentences": 3}), json.dumps([1, 2])]
@@ -59,10 +62,11 @@ def allennlp_predict(archive: str, data: Path, out: Path) -> List[dict]:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """One local Ray (2 CPUs) for the jobs this module runs in its own process."""
-    import ray
+    """One local Ray (2 CPUs, on 127.0.0.1) for the jobs this module runs in its own process."""
+    from ere_allennlp.ray_support import local_init_arguments, require_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray = require_ray()
+    ray.init(**local_init_arguments(num_cpus=2))
     yield ray
     ray.shutdown()
 

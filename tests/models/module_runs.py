@@ -19,7 +19,7 @@ from ere_allennlp.configs import train_model_from_file
 from allennlp.models.archival import load_archive
 
 from ere_allennlp import configs
-from ere_allennlp.commands.build_approach import build_approach
+from ere_allennlp.approach_archive import build_approach
 from ere_allennlp.dataset_readers.ere_json import EreJsonReader
 from ere_allennlp.models.approach import Approach
 from tests.conftest import REPO_ROOT, TINY_ENV

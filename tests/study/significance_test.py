@@ -9,9 +9,9 @@ from typing import Any, Dict, List
 
 import pytest
 
+from ere_allennlp.alignment import AlignmentError
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
 from ere_allennlp.study.significance import (
-    SignificanceError,
     compare,
     document_counts,
     paired_permutation_test,
@@ -163,7 +163,7 @@ def test_p_value_against_full_enumeration() -> None:
 
 def test_missing_prediction_names_file_and_doc_key(tmp_path: Path, gold: str) -> None:
     pred = write_lines(tmp_path / "pred.json", [perfect(f"doc{i:02d}") for i in range(N_DOCS) if i != 7])
-    with pytest.raises(SignificanceError, match=r"pred\.json: no prediction for doc_key 'doc07'"):
+    with pytest.raises(AlignmentError, match=r"pred\.json: no prediction for doc_key 'doc07'"):
         document_counts(pred, gold)
     # A prediction whose sentences differ from the gold document's.
     bad = perfect("doc03")
@@ -171,11 +171,11 @@ def test_missing_prediction_names_file_and_doc_key(tmp_path: Path, gold: str) ->
     records = [perfect(f"doc{i:02d}") for i in range(N_DOCS)]
     records[3] = bad
     pred = write_lines(tmp_path / "pred2.json", records)
-    with pytest.raises(SignificanceError, match=r"pred2\.json:4: doc_key 'doc03'.*1 sentences.*gold has 2"):
+    with pytest.raises(AlignmentError, match=r"pred2\.json:4: doc_key 'doc03'.*1 sentences.*gold has 2"):
         document_counts(pred, gold)
     # A prediction with no gold document.
     pred = write_lines(tmp_path / "pred3.json", [perfect(f"doc{i:02d}") for i in range(N_DOCS)] + [perfect("extra")])
-    with pytest.raises(SignificanceError, match=r"pred3\.json: 1 predicted document.*'extra'"):
+    with pytest.raises(AlignmentError, match=r"pred3\.json: 1 predicted document.*'extra'"):
         document_counts(pred, gold)
 
 

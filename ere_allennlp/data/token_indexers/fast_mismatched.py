@@ -7,7 +7,9 @@ from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
 from overrides import overrides
 
-from ere_allennlp.allennlp_internals import postprocess_indexer_output
+from ere_allennlp.allennlp_internals import (
+    add_encoding_to_vocabulary, allennlp_tokenizer, matched_indexer, postprocess_indexer_output, transformer_tokenizer,
+)
 
 
 @TokenIndexer.register("pretrained_transformer_mismatched_fast")
@@ -25,32 +27,33 @@ class FastMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
 
     def __init__(self, model_name: str, **kwargs) -> None:
         super().__init__(model_name, **kwargs)
-        backend = getattr(self._tokenizer, "backend_tokenizer", None)
-        self._fast = bool(getattr(self._tokenizer, "is_fast", False)) and type(getattr(backend, "model", None)).__name__ == "WordPiece"
+        tokenizer = transformer_tokenizer(self)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._fast = bool(getattr(tokenizer, "is_fast", False)) and type(getattr(backend, "model", None)).__name__ == "WordPiece"
 
     def _word_pieces(self, words: List[str]) -> Tuple[List[Token], List[Optional[Tuple[int, int]]]]:
         """Word pieces with special tokens, and per word its inclusive piece range (None: no piece)."""
         # The Rust tokenizer directly (the Python wrapper around it cost as much as the split).
-        encoding = self._tokenizer.backend_tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False)
+        encoding = transformer_tokenizer(self).backend_tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False)
         ids: List[int] = encoding.ids
-        start = len(self._allennlp_tokenizer.single_sequence_start_tokens)
+        special = allennlp_tokenizer(self)
+        start = len(special.single_sequence_start_tokens)
         offsets: List[Optional[Tuple[int, int]]] = [None] * len(words)
         for position, word in enumerate(encoding.word_ids):
             if word is not None:
                 first = offsets[word]
                 offsets[word] = (position + start, position + start) if first is None else (first[0], position + start)
         # What the allennlp tokenizer's add_special_tokens gives, without a dataclasses.replace per piece.
-        type_id = self._allennlp_tokenizer.single_sequence_token_type_id
+        type_id = special.single_sequence_token_type_id
         pieces = [Token(text=text, text_id=i, type_id=type_id) for i, text in zip(ids, encoding.tokens)]
-        pieces = (self._allennlp_tokenizer.single_sequence_start_tokens + pieces
-                  + self._allennlp_tokenizer.single_sequence_end_tokens)
+        pieces = special.single_sequence_start_tokens + pieces + special.single_sequence_end_tokens
         return pieces, offsets
 
     @overrides
     def tokens_to_indices(self, tokens: List[Token], vocabulary: Vocabulary) -> IndexedTokenList:
         if not self._fast or not tokens:
             return super().tokens_to_indices(tokens, vocabulary)
-        self._matched_indexer._add_encoding_to_vocabulary_if_needed(vocabulary)
+        add_encoding_to_vocabulary(matched_indexer(self), vocabulary)
         wordpieces, offsets = self._word_pieces([t.ensure_text() for t in tokens])
         output: IndexedTokenList = {
             "token_ids": [t.text_id for t in wordpieces],
@@ -60,4 +63,4 @@ class FastMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
             "offsets": [o if o is not None else (-1, -1) for o in offsets],
             "wordpiece_mask": [True] * len(wordpieces),  # per word piece
         }
-        return postprocess_indexer_output(self._matched_indexer, output)
+        return postprocess_indexer_output(matched_indexer(self), output)
