@@ -23,6 +23,7 @@ from allennlp.models.archival import CONFIG_NAME, archive_model
 
 from ere_allennlp import archival, configs
 from ere_allennlp.atomic import atomic_json
+from ere_allennlp.models import compat
 from ere_allennlp.models.approach import Approach
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,15 @@ def load_approach(
     return model, config
 
 
+def _move_into(staging: str, serialization_dir: str) -> None:
+    """Moves the built archive's files from `staging` into `serialization_dir`, and removes the
+    files of the earlier, path-based layout, which would contradict the new archive."""
+    os.makedirs(serialization_dir, exist_ok=True)
+    for name in (CONFIG_NAME, META_NAME, archival.MANIFEST_NAME, "model.tar.gz"):
+        os.replace(os.path.join(staging, name), os.path.join(serialization_dir, name))
+    compat.remove_path_layout_files(serialization_dir)
+
+
 def build_approach(
     param_path: str, serialization_dir: str, overrides: str = "", force: bool = False,
     settings: Optional[Dict[str, Any]] = None,
@@ -155,16 +165,7 @@ def build_approach(
             weights="weights.th",
             include_in_archive=[archival.MANIFEST_NAME, archival.STAGES_DIR, archival.ENCODER_DIR + "*"],
         )
-        os.makedirs(serialization_dir, exist_ok=True)
-        for name in (CONFIG_NAME, META_NAME, archival.MANIFEST_NAME, "model.tar.gz"):
-            os.replace(os.path.join(staging, name), os.path.join(serialization_dir, name))
-        # Files of the earlier, path-based layout would contradict the new archive.
-        for stale in ("weights.th", "vocabulary"):
-            path = os.path.join(serialization_dir, stale)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
+        _move_into(staging, serialization_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("approach archive written to %s", target)

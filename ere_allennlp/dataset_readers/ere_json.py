@@ -2,7 +2,7 @@
 import json
 import os
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Type
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
@@ -114,44 +114,48 @@ def parse_document(record: Any, where: str, skip_empty: bool = False) -> Documen
         if not isinstance(value, list) or len(value) != len(sentences):
             length = len(value) if isinstance(value, list) else type(value).__name__
             raise fail(name, f"needs one list per sentence: {len(sentences)} sentences, got {length}")
-    offsets = sentence_offsets(sentences)
     all_entities: List[List[Entity]] = []
     all_relations: List[List[Relation]] = []
-    for k, (sentence, start) in enumerate(zip(sentences, offsets)):
-        end = start + len(sentence) - 1
-
-        def local(first: Any, last: Any, field: str) -> Tuple[int, int]:
-            try:
-                return local_span(first, last, start, end, k)
-            except ValueError as error:
-                raise fail(field, str(error)) from None
-
-        entities: Dict[Tuple[int, int], Entity] = {}
-        for n, item in enumerate(ner[k] if isinstance(ner[k], list) else [None]):
-            field = f"ner[{k}][{n}]"
-            if not isinstance(item, list) or len(item) < 3 or not isinstance(item[2], str):
-                raise fail(field, f"expected [start, end, label], got {item!r}")
-            s, e = local(item[0], item[1], field)
-            entities[(s, e)] = Entity(s, e, item[2])
-        relations: List[Relation] = []
-        for n, item in enumerate(rels[k] if isinstance(rels[k], list) else [None]):
-            field = f"relations[{k}][{n}]"
-            if not isinstance(item, list) or len(item) < 5 or not isinstance(item[4], str):
-                raise fail(field, f"expected [start1, end1, start2, end2, label], got {item!r}")
-            hs, he = local(item[0], item[1], field)
-            ts, te = local(item[2], item[3], field)
-            for arg in ((hs, he), (ts, te)):
-                if arg not in entities:
-                    raise fail(
-                        field,
-                        f"argument [{arg[0] + start}, {arg[1] + start}] is not an entity listed in ner[{k}]",
-                    )
-            relations.append(Relation(hs, he, ts, te, item[4]))
-        all_entities.append(sorted(entities.values()))
+    for k, (sentence, start) in enumerate(zip(sentences, sentence_offsets(sentences))):
+        entities, relations = _sentence_annotations(ner[k], rels[k], k, start, start + len(sentence) - 1, fail)
+        all_entities.append(entities)
         all_relations.append(relations)
     if not skip_empty and not any(sentences):
         logger.warning("%s: document %s has no tokens", where, doc_key)
     return Document(doc_key, sentences, all_entities, all_relations, has_gold)
+
+
+def _sentence_annotations(
+    ner: Any, rels: Any, k: int, start: int, end: int, fail: Callable[[str, str], EreDataError]
+) -> Tuple[List[Entity], List[Relation]]:
+    """Sentence `k`'s ``ner`` and ``relations`` lists (document tokens start..end) -> its entities
+    (sorted) and relations in sentence-local offsets; `fail(field, problem)` makes the error."""
+
+    def local(first: Any, last: Any, field: str) -> Tuple[int, int]:
+        try:
+            return local_span(first, last, start, end, k)
+        except ValueError as error:
+            raise fail(field, str(error)) from None
+
+    entities: Dict[Tuple[int, int], Entity] = {}
+    for n, item in enumerate(ner if isinstance(ner, list) else [None]):
+        field = f"ner[{k}][{n}]"
+        if not isinstance(item, list) or len(item) < 3 or not isinstance(item[2], str):
+            raise fail(field, f"expected [start, end, label], got {item!r}")
+        s, e = local(item[0], item[1], field)
+        entities[(s, e)] = Entity(s, e, item[2])
+    relations: List[Relation] = []
+    for n, item in enumerate(rels if isinstance(rels, list) else [None]):
+        field = f"relations[{k}][{n}]"
+        if not isinstance(item, list) or len(item) < 5 or not isinstance(item[4], str):
+            raise fail(field, f"expected [start1, end1, start2, end2, label], got {item!r}")
+        hs, he = local(item[0], item[1], field)
+        ts, te = local(item[2], item[3], field)
+        for arg in ((hs, he), (ts, te)):
+            if arg not in entities:
+                raise fail(field, f"argument [{arg[0] + start}, {arg[1] + start}] is not an entity listed in ner[{k}]")
+        relations.append(Relation(hs, he, ts, te, item[4]))
+    return sorted(entities.values()), relations
 
 
 def data_missing_message(file_path: str) -> str:
@@ -360,24 +364,7 @@ class EreJsonReader(DatasetReader):
                     label_namespace="entity_labels",
                 )
             if self.relation_pairs != "none":
-                index = {span: i for i, span in enumerate(candidate_spans)}
-                related: Dict[Tuple[int, int], str] = {}
-                for r in gold_relations:
-                    i = index.get((r.head_start, r.head_end))
-                    j = index.get((r.tail_start, r.tail_end))
-                    if i is not None and j is not None and i != j:
-                        related[(i, j)] = r.label
-                if self.relation_pairs == "all":
-                    n = len(candidate_spans)
-                    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
-                else:
-                    pairs = sorted(related)
-                fields["relation_labels"] = TolerantAdjacencyField(
-                    pairs,
-                    span_field,
-                    [related.get(p, NULL_LABEL) for p in pairs],
-                    label_namespace="relation_labels",
-                )
+                fields["relation_labels"] = self._relation_field(candidate_spans, gold_relations, span_field)
         meta = dict(metadata or {})
         meta.update(
             {
@@ -390,6 +377,27 @@ class EreJsonReader(DatasetReader):
         )
         fields["metadata"] = MetadataField(meta)
         return Instance(fields)
+
+    def _relation_field(
+        self, candidate_spans: List[Tuple[int, int]], gold_relations: List[Relation], span_field: SpanListField
+    ) -> "TolerantAdjacencyField":
+        """The gold labels of the candidate pairs (``relation_pairs``): every ordered pair i != j
+        ("all", NULL where unrelated) or the related ones only ("related"), in index order."""
+        index = {span: i for i, span in enumerate(candidate_spans)}
+        related: Dict[Tuple[int, int], str] = {}
+        for r in gold_relations:
+            i = index.get((r.head_start, r.head_end))
+            j = index.get((r.tail_start, r.tail_end))
+            if i is not None and j is not None and i != j:
+                related[(i, j)] = r.label
+        if self.relation_pairs == "all":
+            n = len(candidate_spans)
+            pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+        else:
+            pairs = sorted(related)
+        return TolerantAdjacencyField(
+            pairs, span_field, [related.get(p, NULL_LABEL) for p in pairs], label_namespace="relation_labels"
+        )
 
     @overrides
     def apply_token_indexers(self, instance: Instance) -> None:

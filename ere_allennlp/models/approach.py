@@ -1,6 +1,5 @@
 """An approach (a1 ... a8 and the paper's variants): trained modules chained by cascade decoding."""
 import logging
-import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -13,13 +12,10 @@ from overrides import overrides
 from ere_allennlp import archival
 from ere_allennlp.common import Entity, Relation, decoded_output
 from ere_allennlp.metrics.ere_f1 import EreF1
+from ere_allennlp.models import compat
 from ere_allennlp.models.span_model import SpanModel
 
 logger = logging.getLogger(__name__)
-
-def _inside(path: str, folder: str) -> bool:
-    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
-
 
 @Model.register("ere_approach")
 class Approach(archival.ArchivePathsMixin, Model):
@@ -77,18 +73,7 @@ class Approach(archival.ArchivePathsMixin, Model):
         self.stage_encoders: List[str] = []
         loaded_from = kwargs.get("serialization_dir")
         for path in stages:
-            if not os.path.exists(path):
-                raise ConfigurationError(
-                    f"stage archive not found: {path}. Approach archives built before ere_allennlp stored their "
-                    f"stages inside them find their stages by such a path; rebuild the approach with "
-                    f"`allennlp ere-approach <approach config> -s <folder>` from the module archives, and the new "
-                    f"archive holds its stages"
-                )
-            if loaded_from is not None and not _inside(path, str(loaded_from)):
-                logger.warning(
-                    "this approach archive reads its stage %s from outside itself (an archive built before stages "
-                    "were stored inside); rebuild it with `allennlp ere-approach` to make it one portable file", path
-                )
+            compat.check_stage_path(path, None if loaded_from is None else str(loaded_from))
             archive = archival.load(path, cuda_device=cuda_device)
             if not isinstance(archive.model, SpanModel):
                 raise ConfigurationError(f"{path}: stage must be an ere_allennlp module, got {type(archive.model).__name__}")

@@ -202,37 +202,31 @@ class SpanModel(ArchivePathsMixin, Model):
         self._embedder = embedder
         self.max_span_width = max_span_width
         self._span_extractor = EndpointSpanExtractor(
-            embedder.get_output_dim(),
-            combination="x,y",
-            num_width_embeddings=max_span_width,
+            embedder.get_output_dim(), combination="x,y", num_width_embeddings=max_span_width,
             span_width_embedding_dim=span_width_dim,
         )
         self.entity_head = Head(self.ENTITY_HEAD, vocab, "entity_labels") if self.ENTITY_HEAD else None
         self.relation_head = Head(self.RELATION_HEAD, vocab, "relation_labels") if self.RELATION_HEAD else None
         self._build_scorers(span_hidden_dim, relation_hidden_dim, dropout)
         self._inference = inference
-        self._ternary: Optional[FactorisedTernaryScorer] = None
-        if inference is not None:
-            self._ternary = self._build_ternary(ternary_null_labels, ternary_dim, ternary_init_std)
-        if loss_normalisation not in LOSS_NORMALISATIONS:
-            raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
-        self.loss_normalisation = loss_normalisation
+        self._ternary: Optional[FactorisedTernaryScorer] = (
+            None if inference is None else self._build_ternary(ternary_null_labels, ternary_dim, ternary_init_std)
+        )
         # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
         self._pruner = pruner
         self._train_pruner = train_pruner
+        self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities)
+        self.loss_normalisation = loss_normalisation
         self._pruning = self._attach_pruner(pruner, train_pruner, cache_pruned_spans)
         self.relation_loss_weight = relation_loss_weight
         self.null_relation_weight = null_relation_weight
-        self._check_options(relation_mention_scores, entity_loss_spans, relation_arguments_as_entities)
         self.relation_mention_scores = relation_mention_scores
         self.entity_loss_spans = entity_loss_spans
         self.entity_null_offset = float(entity_null_offset)
         self.relation_arguments_as_entities = relation_arguments_as_entities
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
-        self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (
-            RELATION_KEYS if self.relation_head else ()
-        )
+        self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (RELATION_KEYS if self.relation_head else ())
         if initializer is not None:
             initializer(self)
 
@@ -289,8 +283,12 @@ class SpanModel(ArchivePathsMixin, Model):
         null = self.vocab.get_token_to_index_vocabulary("entity_labels").get(NULL_LABEL, -2)
         return CandidatePruning(pruner, trained, cache, null, mean_loss=self.loss_normalisation == "mean")
 
-    def _check_options(self, relation_mention_scores: bool, entity_loss_spans: str, relation_arguments_as_entities: bool) -> None:
-        """`relation_mention_scores` needs null labels in both heads."""
+    def _check_options(
+        self, loss_normalisation: str, relation_mention_scores: bool, entity_loss_spans: str, relation_arguments_as_entities: bool
+    ) -> None:
+        """The options' values, and what each needs: `relation_mention_scores` null labels in both heads."""
+        if loss_normalisation not in LOSS_NORMALISATIONS:
+            raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
         if relation_mention_scores and (
             self.entity_head is None or self.relation_head is None
             or self.entity_head.null_index is None or self.relation_head.null_index is None

@@ -227,28 +227,46 @@ class MeanFieldInference(HighOrderInference):
         # Q^0 = softmax of the unary scores; padding gets 0 (any finite value: it sends no message).
         span_log_q = torch.where(span_mask_3d, first_span_log_q, 0.0)  # [B, m, E]
         pair_log_q = torch.where(pair_mask_4d, first_pair_log_q, 0.0)  # [B, m, m, R]
-        sequential = self.update_order == "sequential"
         for _ in range(self.iterations):
-            span_q = span_log_q.exp()  # [B, m, E]
-            pair_q = pair_log_q.exp() * pair_weight  # [B, m, m, R], zero for masked pairs
-            if ternary is not None:
-                span_message = self._dense_span_message(ternary, span_q, pair_q)
-            else:
-                span_message = self._factorised_span_message(head, tail, weight, span_q, pair_q)
-            span_log_q = _log_normalise(span_unary + span_message)
-            # Synchronous: F_ij from Q^{T-1}_i; sequential (the paper): from the new Q^T_i.
-            head_q = span_log_q.exp() if sequential else span_q  # [B, m, E]
-            if ternary is not None:
-                pair_message = self._dense_pair_message(ternary, head_q, span_q)
-            else:
-                pair_message = self._factorised_pair_message(head, tail, weight, head_q, span_q)
-            pair_log_q = _log_normalise(pair_unary + pair_message * pair_weight)
+            span_log_q, pair_log_q = self._iteration(
+                ternary, head, tail, weight, span_unary, pair_unary, pair_weight, span_log_q, pair_log_q
+            )
             if history is not None:
                 history.append(torch.where(span_mask_3d, span_log_q, first_span_log_q).detach())
 
         span_log_q = torch.where(span_mask_3d, span_log_q, first_span_log_q)
         pair_log_q = torch.where(pair_mask_4d, pair_log_q, first_pair_log_q)
         return span_log_q, pair_log_q
+
+    def _iteration(
+        self,
+        ternary: Optional[torch.Tensor],
+        head: torch.Tensor,
+        tail: torch.Tensor,
+        weight: torch.Tensor,
+        span_unary: torch.Tensor,
+        pair_unary: torch.Tensor,
+        pair_weight: torch.Tensor,
+        span_log_q: torch.Tensor,
+        pair_log_q: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One mean-field update: (log Q_i [B, m, E], log Q_ij [B, m, m, R]) of iteration T-1 -> of
+        iteration T, through the dense `ternary` f (or the factorised path when it is None);
+        pair_weight [B, m, m, 1] is 0 for masked pairs."""
+        span_q = span_log_q.exp()  # [B, m, E]
+        pair_q = pair_log_q.exp() * pair_weight  # [B, m, m, R], zero for masked pairs
+        if ternary is not None:
+            span_message = self._dense_span_message(ternary, span_q, pair_q)
+        else:
+            span_message = self._factorised_span_message(head, tail, weight, span_q, pair_q)
+        span_log_q = _log_normalise(span_unary + span_message)
+        # Synchronous: F_ij from Q^{T-1}_i; sequential (the paper): from the new Q^T_i.
+        head_q = span_log_q.exp() if self.update_order == "sequential" else span_q  # [B, m, E]
+        if ternary is not None:
+            pair_message = self._dense_pair_message(ternary, head_q, span_q)
+        else:
+            pair_message = self._factorised_pair_message(head, tail, weight, head_q, span_q)
+        return span_log_q, _log_normalise(pair_unary + pair_message * pair_weight)
 
     @staticmethod
     def _dense_span_message(ternary: torch.Tensor, span_q: torch.Tensor, pair_q: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ every *token* once with W_b (``n * (D + 1)^2 * d_biaf``, n tokens, n << m) and t
 takes the dot products with the end tokens of the ``w`` following positions only (``w`` = the widest span
 asked for), so no per-span ``[D + 1, d_biaf, D + 1]`` product or outer product is ever built.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -104,15 +104,7 @@ class BiaffineSpanExtractor(SpanExtractor):
             offsets = offsets * span_indices_mask.long()
         max_width = int(offsets.max()) + 1
 
-        start_tokens = end_tokens = sequence_tensor
-        if self._start_projection is not None and self._end_projection is not None:
-            # Shape: (batch_size, sequence_length, projection_dim)
-            start_tokens = self._start_projection(sequence_tensor)
-            end_tokens = self._end_projection(sequence_tensor)
-        # Shape: (batch_size, sequence_length, input_dim + 1)  (input_dim: projection_dim if projected)
-        ones = sequence_tensor.new_ones(batch_size, sequence_length, 1)
-        augmented_tokens = torch.cat([start_tokens, ones], dim=-1)
-        augmented_ends = torch.cat([end_tokens, ones], dim=-1)
+        augmented_tokens, augmented_ends = self._augmented(sequence_tensor)
 
         # The end tokens t, t + 1, ..., t + max_width - 1 of every start t (zeros past the end).
         # Shape: (batch_size, sequence_length, input_dim + 1, max_width)
@@ -137,6 +129,18 @@ class BiaffineSpanExtractor(SpanExtractor):
         if span_indices_mask is not None:
             valid = valid & span_indices_mask.bool()
         return span_embeddings * valid.unsqueeze(-1)
+
+    def _augmented(self, sequence_tensor: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The start and end token vectors, projected if the extractor projects, each with a 1
+        appended: two `(batch_size, sequence_length, input_dim + 1)` tensors (input_dim: the
+        projection's size if projected)."""
+        start_tokens = end_tokens = sequence_tensor
+        if self._start_projection is not None and self._end_projection is not None:
+            # Shape: (batch_size, sequence_length, projection_dim)
+            start_tokens = self._start_projection(sequence_tensor)
+            end_tokens = self._end_projection(sequence_tensor)
+        ones = sequence_tensor.new_ones(*sequence_tensor.shape[:2], 1)
+        return torch.cat([start_tokens, ones], dim=-1), torch.cat([end_tokens, ones], dim=-1)
 
     def fold(self, linear_weight: torch.Tensor) -> torch.Tensor:
         """The weight of this bi-affine product followed by a linear map A without bias:

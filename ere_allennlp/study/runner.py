@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from ere_allennlp import archival, configs
 from ere_allennlp.approach_archive import load_approach
+from ere_allennlp.models import compat
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.study.predictions import predict_documents
 from ere_allennlp.study.settings import (  # noqa: F401  (re-exported: the study's public names)
@@ -90,7 +91,7 @@ class Step:
                 return json.loads(marker.read_text(encoding="utf-8")).get("archive_bytes") == size
             except (OSError, ValueError):
                 return False
-        if archival.complete(str(self.done_file)):
+        if compat.archive_complete(self.done_file):
             mark_trained(self.done_file)
             return True
         return False

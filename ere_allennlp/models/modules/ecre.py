@@ -5,7 +5,6 @@ from ere_allennlp.models.span_model import SpanModel
 
 
 @Model.register("ecre")
-@Model.register("ec_re")  # the name of archives trained before the names were unified
 class EcRe(SpanModel):
     """Cross-task: entity classification and relation extraction."""
 

@@ -5,7 +5,6 @@ from ere_allennlp.models.span_model import SpanModel
 
 
 @Model.register("ecri")
-@Model.register("ec_ri")  # the name of archives trained before the names were unified
 class EcRi(SpanModel):
     """Cross-task: entity classification and relation identification."""
 

@@ -5,7 +5,6 @@ from ere_allennlp.models.span_model import SpanModel
 
 
 @Model.register("nerre")
-@Model.register("ner_re")  # the name of archives trained before the names were unified
 class NerRe(SpanModel):
     """Cross-task: NER and relation extraction (on pruned spans). Without ``inference`` it is
     the paper's NerRe* (shared encoder, first-order inference)."""

