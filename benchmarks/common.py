@@ -19,7 +19,8 @@ def _tables():
     return configs
 
 
-MODULES = [m for m in _tables().module_order() if m != "pruner"] + ["pruner"]
+PRUNER = _tables().pruner_module()
+MODULES = [m for m in _tables().module_order() if m != PRUNER] + [PRUNER]
 PRUNED = set(_tables().pruned_modules())  # modules that run a span pruner (setting `pruner`)
 # The settings `module_params` reads the configs with (`use_module_settings`).
 SETTINGS: Dict[str, Any] = {}

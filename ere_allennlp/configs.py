@@ -46,16 +46,18 @@ def _tables(folder: str) -> Dict[str, Any]:
         raise ConfigurationError(f"no training configs in {folder}: {library}/ere.libsonnet is missing")
     snippet = (
         'local ere = import "ere.libsonnet"; local approach = import "approach.libsonnet";'
-        "{ defaults: ere.defaults, modules: ere.modules, module_order: ere.module_order, recipes: std.objectFields(ere.recipes),"
-        "  approaches: approach.stages }"
+        "{ defaults: ere.defaults, datasets: ere.dataset_order, modules: ere.modules, module_order: ere.module_order,"
+        "  recipes: std.objectFields(ere.recipes), approaches: approach.stages, approach_names: approach.display_names,"
+        "  study_tables: approach.tables }"
     )
     return json.loads(_jsonnet.evaluate_snippet("ere_allennlp tables", snippet, jpathdir=[library]))
 
 
 def tables(folder: Optional[PathLike] = None) -> Dict[str, Any]:
-    """``defaults`` (settings), ``modules`` (name -> what it reads and predicts), ``module_order``
-    (the study's training order), ``recipes`` (names) and ``approaches`` (name -> its modules),
-    from the configs' libraries."""
+    """``defaults`` (settings), ``datasets`` (names, in the commands' order), ``modules`` (name ->
+    what it reads and predicts), ``module_order`` (the study's training order), ``recipes`` (names),
+    ``approaches`` (name -> its modules), ``approach_names`` (name -> how the tables name it) and
+    ``study_tables`` (table -> the approaches or modules it shows), from the configs' libraries."""
     return _tables(str(config_dir(folder)))
 
 
@@ -63,8 +65,19 @@ def setting_defaults(folder: Optional[PathLike] = None) -> Dict[str, Any]:
     return dict(tables(folder)["defaults"])
 
 
+def datasets(folder: Optional[PathLike] = None) -> List[str]:
+    """The datasets there are configs for (``lib/ere.libsonnet``), in the order the commands list them."""
+    return list(tables(folder)["datasets"])
+
+
 def modules(folder: Optional[PathLike] = None) -> Dict[str, Dict[str, Any]]:
     return dict(tables(folder)["modules"])
+
+
+def pruner_module(folder: Optional[PathLike] = None) -> str:
+    """The span pruner's module (the one of model type ``span_pruner``), which the pruned modules load."""
+    (name,) = [name for name, spec in modules(folder).items() if spec["type"] == "span_pruner"]
+    return name
 
 
 def module_order(folder: Optional[PathLike] = None) -> List[str]:
@@ -74,6 +87,18 @@ def module_order(folder: Optional[PathLike] = None) -> List[str]:
 
 def approaches(folder: Optional[PathLike] = None) -> Dict[str, List[str]]:
     return dict(tables(folder)["approaches"])
+
+
+def approach_names(folder: Optional[PathLike] = None) -> Dict[str, str]:
+    """How the study's tables name each approach (``lib/approach.libsonnet``, ``display_names``):
+    ``a1 Ei-Ec-Ri-Rc``, ``Ei-NerRe``, ..."""
+    return dict(tables(folder)["approach_names"])
+
+
+def study_tables(folder: Optional[PathLike] = None) -> Dict[str, List[str]]:
+    """What each of the study's tables shows, in row order (``lib/approach.libsonnet``, ``tables``):
+    ``table2``, ``table3``, ``table5``, ``table6`` -> approaches, ``table4`` -> modules."""
+    return {table: list(rows) for table, rows in tables(folder)["study_tables"].items()}
 
 
 def recipe_names(folder: Optional[PathLike] = None) -> List[str]:

@@ -16,9 +16,12 @@ from allennlp.data import DatasetReader, Vocabulary
 from allennlp.models import Model
 
 from ere_allennlp import configs
+from ere_allennlp.metrics.ere_f1 import SCORES, EreF1
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 from ere_allennlp.models.span_pruner import SpanPruner
 from tests.conftest import REPO_ROOT
+from tests.models.fixture_models import build
 
 MODULE_CONFIGS = sorted(configs.CONFIG_DIR.glob("*.jsonnet"))
 APPROACH_CONFIGS = sorted(configs.CONFIG_DIR.glob("approaches/*.jsonnet"))
@@ -85,6 +88,86 @@ def test_every_approach_config_names_its_stages(config: Path) -> None:
     assert built["model"]["type"] == "ere_approach"
     assert built["model"]["cuda_device"] == -1 and read(config, cuda_device=1)["model"]["cuda_device"] == 1
     assert built["model"]["stages"] == [f"/somewhere/{dataset}_{m}/model.tar.gz" for m in configs.approaches()[name]]
+
+
+@pytest.mark.parametrize("module", configs.module_order())
+def test_every_module_validates_on_a_metric_it_reports(module: str) -> None:
+    """The validation metric of a module (``modules`` in lib/ere.libsonnet, the trainer's
+    ``validation_metric`` of both datasets' configs) is one of the metrics its model reports, so the
+    libsonnet's names and the metrics' (ere_allennlp/metrics/ere_f1.py, the pruner's) cannot drift."""
+    spec = configs.modules()[module]
+    for dataset in configs.datasets():
+        assert read(configs.module_config(dataset, module))["trainer"]["validation_metric"] == spec["metric"]
+    model, _ = build(module, split="dev")
+    reported = set(model.get_metrics())  # every name, before any batch
+    assert spec["metric"][0] in "+-" and spec["metric"][1:] in reported, (module, sorted(reported))
+    if isinstance(model, SpanModel):
+        expected = EreF1.reported_by(model.ENTITY_HEAD is not None, model.RELATION_HEAD is not None)
+        assert reported == {f"{name}_{score}" for name in expected for score in SCORES}
+    if module == "ei":  # the check can fail: Ei reports no relation metric
+        assert "rel_c_f1" not in reported
+
+
+def test_module_types_name_the_registered_classes() -> None:
+    """Each module's ``type`` (lib/ere.libsonnet) is a registered model; a span module's class is
+    registered under its one ``MODULE`` (models/registry.py)."""
+    for name, spec in configs.modules().items():
+        cls = Model.by_name(spec["type"])
+        if spec["type"] == "span_pruner":
+            assert cls is SpanPruner and name == configs.pruner_module()
+        else:
+            assert issubclass(cls, SpanModel) and cls.MODULE == spec["type"], name
+    for cls in SpanModel.__subclasses__():
+        if cls.__module__.startswith("ere_allennlp.models.modules."):
+            assert Model.by_name(cls.MODULE) is cls
+    with pytest.raises(ValueError, match="Unnamed names no MODULE"):
+        register_module(type("Unnamed", (SpanModel,), {}))
+
+
+def test_the_tables_of_the_configs() -> None:
+    """configs' readers of lib/ere.libsonnet and lib/approach.libsonnet: the datasets in the
+    commands' order, the pruner's module, the study's tables and the approaches' names in them."""
+    assert configs.datasets() == ["scierc", "ace05"]
+    assert sorted(configs.datasets()) == sorted({c.stem.split("_", 1)[0] for c in MODULE_CONFIGS})
+    assert configs.pruner_module() == "pruner"
+    assert {name: spec["name"] for name, spec in configs.modules().items()} == {
+        "pruner": "Pruner", "ei": "Ei", "ec": "Ec", "ner": "Ner", "ri": "Ri", "rc": "Rc", "re": "Re",
+        "ecri": "EcRi", "ecre": "EcRe", "nerri": "NerRi", "nerre": "NerRe", "nerre_star": "NerRe*",
+    }
+    assert configs.study_tables() == {
+        "table2": ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"],
+        "table3": ["gold_ri_rc", "gold_re"],
+        "table4": ["pruner", "ei"],
+        "table5": ["a6", "ei_nerre", "a8"],
+        "table6": ["ei_nerre", "ei_nerre_star", "a8", "nerre_star"],
+    }
+    assert configs.approach_names() == {
+        "a1": "a1 Ei-Ec-Ri-Rc", "a2": "a2 Ei-Ec-Re", "a3": "a3 Ner-Ri-Rc", "a4": "a4 Ner-Re",
+        "a5": "a5 Ei-EcRi-Rc", "a6": "a6 Ei-EcRe", "a7": "a7 NerRi-Rc", "a8": "a8 NerRe",
+        "ei_nerre": "Ei-NerRe", "ei_nerre_star": "Ei-NerRe*", "nerre_star": "NerRe*",
+        "gold_ri_rc": "Ri-Rc", "gold_re": "Re",
+    }
+
+
+def test_the_tables_refuse_what_they_do_not_know(tmp_path: Path) -> None:
+    """A copy of the configs whose tables name an unknown approach, or miss a dataset in its order,
+    is refused when the tables are read."""
+    import shutil
+
+    for edit, file, message in (
+        (lambda t: t.replace('table3: known(["gold_ri_rc", "gold_re"]', 'table3: known(["gold_ri_rc", "gold_rx"]'),
+         "approach.libsonnet", "approach.es. gold_rx in `tables` are unknown"),
+        (lambda t: t.replace('local dataset_order = ["scierc", "ace05"];', 'local dataset_order = ["scierc"];'),
+         "ere.libsonnet", "dataset_order must list every dataset"),
+    ):
+        folder = tmp_path / file
+        shutil.copytree(configs.CONFIG_DIR, folder)
+        library = folder / "lib" / file
+        text = library.read_text(encoding="utf-8")
+        assert edit(text) != text
+        library.write_text(edit(text), encoding="utf-8")
+        with pytest.raises(RuntimeError, match=message):
+            configs.tables(folder)
 
 
 def test_cpu_recipe_options() -> None:

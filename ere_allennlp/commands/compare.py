@@ -8,7 +8,7 @@ from allennlp.commands.subcommand import Subcommand
 from overrides import overrides
 
 from ere_allennlp.metrics.ere_f1 import DISPLAY_NAMES
-from ere_allennlp.study.significance import ALPHA, compare
+from ere_allennlp.study.significance import ALPHA, TRIALS, compare
 
 
 
@@ -25,7 +25,7 @@ class Compare(Subcommand):
         subparser.add_argument("predictions_a", type=str, help="predictions of approach A (allennlp predict output)")
         subparser.add_argument("predictions_b", type=str, help="predictions of approach B")
         subparser.add_argument("gold", type=str, help="the gold DyGIE file both were predicted from")
-        subparser.add_argument("--trials", type=int, default=10000, help="random swaps (default 10000)")
+        subparser.add_argument("--trials", type=int, default=TRIALS, help=f"random swaps (default {TRIALS})")
         subparser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         subparser.add_argument(
             "--symmetric-relations",
@@ -62,7 +62,7 @@ def run_compare(
     predictions_a: str,
     predictions_b: str,
     gold: str,
-    trials: int = 10000,
+    trials: int = TRIALS,
     seed: int = 0,
     symmetric_relations: Optional[List[str]] = None,
     output_file: Optional[str] = None,

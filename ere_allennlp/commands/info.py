@@ -11,9 +11,12 @@ from allennlp.models.archival import CONFIG_NAME
 from overrides import overrides
 
 from ere_allennlp import archival
+from ere_allennlp.metrics.ere_f1 import METRIC_NAMES
+from ere_allennlp.models.span_pruner import SpanPruner
 
 # Metrics shown in the text view, in this order, when a module reports them.
-SHOWN_METRICS = ("ent_i_f1", "ent_c_f1", "rel_i_f1", "rel_c_f1", "strict_rel_i_f1", "strict_rel_c_f1", "pruner_r", "pruner_k")
+SHOWN_METRICS = tuple(f"{name}_f1" for name in METRIC_NAMES) + tuple(
+    f"{SpanPruner.METRIC_PREFIX}_{key}" for key in ("r", "k"))
 
 
 @Subcommand.register("ere-info")

@@ -12,6 +12,7 @@ from ere_allennlp import configs
 from ere_allennlp.ray_support import RayError
 from ere_allennlp.study.ray_runner import RayExecutor
 from ere_allennlp.study.runner import Study, StudyError, StudySettings
+from ere_allennlp.study.settings import SPLITS, default_of
 from ere_allennlp.study.tables import StudyTables
 
 logger = logging.getLogger(__name__)
@@ -29,28 +30,33 @@ class RunStudy(Subcommand):
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description = "Train every module per seed, build and evaluate the approaches, write the paper's tables."
         sub = parser.add_parser(self.name, description=description, help=description)
-        sub.add_argument("--dataset", default="scierc", choices=["scierc", "ace05"], help="which configs (default scierc)")
+        dataset = default_of("dataset")
+        sub.add_argument("--dataset", default=dataset, choices=configs.datasets(), help=f"which configs (default {dataset})")
         sub.add_argument("--data-dir", default="", help="folder with train.json, dev.json, test.json (default data/<dataset>)")
         sub.add_argument("-s", "--output-dir", required=True, help="study folder (resumed if it exists)")
-        sub.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="seeds (default 1..6, as the paper's six runs)")
+        sub.add_argument("--seeds", type=int, nargs="+", default=default_of("seeds"), help="seeds (default 1..6, as the paper's six runs)")
         approaches = list(configs.approaches())
-        sub.add_argument("--approaches", nargs="+", default=approaches, choices=approaches,
+        sub.add_argument("--approaches", nargs="+", default=default_of("approaches"), choices=approaches,
                          help="approaches to build and evaluate (default all: a1-a8, the Table 3, 5, 6 variants)")
         sub.add_argument("--encoder", default="", help="transformer name or folder (default: the paper's for the dataset)")
         sub.add_argument("--epochs", default="", help="epochs of every module (default: Table 7's 100-300)")
         sub.add_argument("--lr", default="", help="learning rate (default: Table 7's)")
         sub.add_argument("--head-lr", default="", help="learning rate of all but the encoder (default: --lr)")
-        sub.add_argument("--batch-size", type=int, default=20, help="sentences per batch (default 20)")
-        sub.add_argument("--max-length", type=int, default=512, help="word pieces per encoder window (default 512)")
-        sub.add_argument("--cuda-device", type=int, default=-1, help="GPU index, -1 = CPU (default)")
-        sub.add_argument("--eval-split", default="test", choices=["train", "dev", "test"],
-                         help="split the approaches are evaluated on (default test)")
+        batch_size, max_length, cuda_device = (default_of(n) for n in ("batch_size", "max_length", "cuda_device"))
+        sub.add_argument("--batch-size", type=int, default=batch_size, help=f"sentences per batch (default {batch_size})")
+        sub.add_argument("--max-length", type=int, default=max_length,
+                         help=f"word pieces per encoder window (default {max_length})")
+        sub.add_argument("--cuda-device", type=int, default=cuda_device, help="GPU index, -1 = CPU (default)")
+        eval_split = default_of("eval_split")
+        sub.add_argument("--eval-split", default=eval_split, choices=list(SPLITS),
+                         help=f"split the approaches are evaluated on (default {eval_split})")
         sub.add_argument("--recipe", default="", help="settings that are not the paper's, e.g. 'cpu' for "
                          "short CPU runs (training_configs/lib/ere.libsonnet; default: the paper's)")
         sub.add_argument("--module-overrides", default="{}",
                          help='JSON {"<module>" or "*": {"dotted.key": value}}: AllenNLP overrides of the module configs')
         sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the package's training_configs)")
-        sub.add_argument("--trials", type=int, default=10000, help="permutation test swaps (default 10000)")
+        trials = default_of("trials")
+        sub.add_argument("--trials", type=int, default=trials, help=f"permutation test swaps (default {trials})")
         sub.add_argument("--tables-only", action="store_true", help="only (re)write the tables from the finished runs")
         ray = sub.add_argument_group("Ray (pip install 'ere_allennlp[ray]')")
         ray.add_argument("--ray", action="store_true", help="run every training and evaluation as a Ray task, "

@@ -8,8 +8,16 @@ from overrides import overrides
 
 from ere_allennlp.common import Entity, Relation
 
-# Metric names, in the order of the paper's tables. Also the order of the count tensor rows.
-METRIC_NAMES: Tuple[str, ...] = ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+# Metric names, in the order of the paper's tables (also the order of the count tensor rows): those
+# a module with an entity head reports, then those a module with a relation head reports
+# (`EreF1.reported_by`).
+ENTITY_METRICS: Tuple[str, ...] = ("ent_i", "ent_c")
+RELATION_METRICS: Tuple[str, ...] = ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+METRIC_NAMES: Tuple[str, ...] = ENTITY_METRICS + RELATION_METRICS
+# The metrics that compare types (-C; the study's Tables 5 and 6).
+CLASSIFICATION_METRICS: Tuple[str, ...] = tuple(name for name in METRIC_NAMES if name.endswith("_c"))
+# The figures of each metric, reported as <name>_p, <name>_r, <name>_f1.
+SCORES: Tuple[str, ...] = ("p", "r", "f1")
 # How the paper's tables name them (Section 3.1); the study's tables and ere-compare print these.
 DISPLAY_NAMES: Dict[str, str] = {
     "ent_i": "Ent-I", "ent_c": "Ent-C", "rel_i": "Rel-I", "rel_c": "Rel-C",
@@ -102,6 +110,12 @@ class EreF1(Metric):
         self._counts = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
 
     @staticmethod
+    def reported_by(entity_head: bool, relation_head: bool) -> Tuple[str, ...]:
+        """The metric names a module with these heads reports: the entity metrics with an entity
+        head, the relation metrics with a relation head."""
+        return (ENTITY_METRICS if entity_head else ()) + (RELATION_METRICS if relation_head else ())
+
+    @staticmethod
     def items(sentence: Dict[str, Any], symmetric_relations: Iterable[str] = ()) -> Dict[str, Any]:
         """The sets each metric compares for one sentence (``{"entities", "relations"}``), keyed by
         metric name, plus ``relations`` (the normalised relations) and ``types`` (span -> the type
@@ -169,10 +183,8 @@ class EreF1(Metric):
     def get_metric(self, reset: bool = False) -> Dict[str, float]:
         metrics: Dict[str, float] = {}
         for name, (tp, n_pred, n_gold) in self.get_counts().items():
-            precision, recall, f1 = prf(tp, n_pred, n_gold)
-            metrics[f"{name}_p"] = precision
-            metrics[f"{name}_r"] = recall
-            metrics[f"{name}_f1"] = f1
+            for score, value in zip(SCORES, prf(tp, n_pred, n_gold)):
+                metrics[f"{name}_{score}"] = value
         if reset:
             self.reset()
         return metrics

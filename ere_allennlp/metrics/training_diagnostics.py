@@ -28,6 +28,7 @@ class TrainingDiagnostics:
     """
 
     NAMES = ("loss_ent", "loss_rel", "pair_nonnull", "pair_related", "pruned_ent_ceiling", "pruned_rel_ceiling")
+    MEAN_FIELD_PREFIX = "mf_"  # of the mean-field flips' names (the study's mean-field table reads them)
 
     def __init__(self) -> None:
         # name -> [numerator, denominator]
@@ -76,8 +77,8 @@ class TrainingDiagnostics:
         entities = float(((gold > 0) & scored).sum())
         for t in range(1, len(decisions)):
             before, after = decisions[t - 1] == gold, decisions[t] == gold
-            self._add(f"mf_to_wrong_t{t}", 100.0 * float((before & ~after & scored).sum()), entities)
-            self._add(f"mf_to_right_t{t}", 100.0 * float((~before & after & scored).sum()), entities)
+            self._add(f"{self.MEAN_FIELD_PREFIX}to_wrong_t{t}", 100.0 * float((before & ~after & scored).sum()), entities)
+            self._add(f"{self.MEAN_FIELD_PREFIX}to_right_t{t}", 100.0 * float((~before & after & scored).sum()), entities)
 
     def _add(self, name: str, numerator: float, denominator: float) -> None:
         counts = self._counts.setdefault(name, [0.0, 0.0])

@@ -11,7 +11,7 @@ from overrides import overrides
 
 from ere_allennlp import archival
 from ere_allennlp.common import Entity, Relation, decoded_output
-from ere_allennlp.metrics.ere_f1 import EreF1
+from ere_allennlp.metrics.ere_f1 import SCORES, EreF1
 from ere_allennlp.models import compat
 from ere_allennlp.models.span_model import SpanModel
 
@@ -204,11 +204,11 @@ class Approach(archival.ArchivePathsMixin, Model):
             stage = self._stages[k]
             if stage.predicts_entities:
                 values = self._stage_span_metrics[k].get_metric(reset)
-                for key in ("p", "r", "f1"):
+                for key in SCORES:
                     metrics[f"s{k + 1}_{name}_ent_i_{key}"] = values[f"ent_i_{key}"]
             if stage.pruner is not None and k == 0 and not self.gold_entities:
                 values = self._pruner_metrics[k].get_metric(reset)
-                for key in ("p", "r", "f1"):
+                for key in SCORES:
                     metrics[f"s{k + 1}_pruner_{key}"] = values[f"ent_i_{key}"]
         return metrics
 

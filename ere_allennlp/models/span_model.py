@@ -29,7 +29,6 @@ from ere_allennlp.nn_util import scatter_real, upcast
 
 logger = logging.getLogger(__name__)
 
-ENTITY_KEYS = ("ent_i", "ent_c")
 LOSS_NORMALISATIONS = ("sum", "mean")
 TERNARY_NULL_LABELS = ("both", "relation", "none")
 ENTITY_LOSS_SPANS = ("kept", "all")
@@ -63,8 +62,6 @@ class StageScores(NamedTuple):
     # Mean field with diagnostics: the entity log Q of every iteration, Q^0 first ([B, m, E] each).
     entity_history: Optional[List[torch.Tensor]] = None
 
-
-RELATION_KEYS = ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
 
 
 class SpanModel(ArchivePathsMixin, Model):
@@ -226,7 +223,7 @@ class SpanModel(ArchivePathsMixin, Model):
         self.relation_arguments_as_entities = relation_arguments_as_entities
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
-        self._metric_keys = (ENTITY_KEYS if self.entity_head else ()) + (RELATION_KEYS if self.relation_head else ())
+        self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
         if initializer is not None:
             initializer(self)
 

@@ -63,6 +63,8 @@ class SpanPruner(ArchivePathsMixin, Model):
     (kept spans against all gold entity spans) and ``pruner_k`` (mean kept spans per sentence).
     """
 
+    METRIC_PREFIX = "pruner"  # of the names of its metrics (above)
+
     def __init__(
         self,
         vocab: Vocabulary,
@@ -242,6 +244,6 @@ class SpanPruner(ArchivePathsMixin, Model):
 
     @overrides
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
-        return {f"pruner_{key}": value for key, value in self._metric.get_metric(reset).items()}
+        return {f"{self.METRIC_PREFIX}_{key}": value for key, value in self._metric.get_metric(reset).items()}
 
     default_predictor = "ere"

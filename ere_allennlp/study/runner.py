@@ -44,11 +44,13 @@ from tqdm import tqdm
 
 from ere_allennlp import archival, configs
 from ere_allennlp.approach_archive import load_approach
+from ere_allennlp.metrics.ere_f1 import SCORES
 from ere_allennlp.models import compat
+from ere_allennlp.models.span_pruner import SpanPruner
 from ere_allennlp.atomic import atomic_json, atomic_path
 from ere_allennlp.study.predictions import predict_documents
 from ere_allennlp.study.settings import (  # noqa: F401  (re-exported: the study's public names)
-    RUN_SETTING_DEFAULTS, RUN_SETTINGS, SPAN_MODULES, SPLITS, StudyError, StudySettings,
+    RUN_SETTING_DEFAULTS, RUN_SETTINGS, SPLITS, StudyError, StudySettings,
 )
 from ere_allennlp.study.significance import document_counts, micro_metrics
 
@@ -144,18 +146,20 @@ class Study:
         """Every run of the study in an order that runs each after the runs it needs."""
         steps: List[Step] = []
         pruned = set(configs.pruned_modules(self.settings.configs()))
+        pruner = configs.pruner_module(self.settings.configs())
         approaches = configs.approaches(self.settings.configs())
+        span_modules = self.settings.span_modules()
         for seed in self.settings.seeds:
             for module in self.settings.modules():
-                needs = (("train", seed, "pruner"),) if module in pruned else ()
+                needs = (("train", seed, pruner),) if module in pruned else ()
                 steps.append(Step("train", seed, module, self.module_dir(seed, module) / "model.tar.gz", needs))
-                if module in SPAN_MODULES:
+                if module in span_modules:
                     steps.append(Step("spans", seed, module, self.module_dir(seed, module) / "span_metrics.json",
                                       (("train", seed, module),)))
             for approach in self.settings.approaches:
                 needs = tuple(("train", seed, m) for m in approaches[approach])
                 if any(m in pruned for m in approaches[approach]):
-                    needs += (("train", seed, "pruner"),)
+                    needs += (("train", seed, pruner),)
                 steps.append(Step("evaluate", seed, approach, self.metrics_file(seed, approach), needs))
         return steps
 
@@ -228,7 +232,8 @@ class Study:
         """The settings the configs of `seed` are read with; a pruned `module` loads the seed's pruner."""
         settings = self.settings.config_settings(seed, self.seed_dir(seed))
         if module in configs.pruned_modules(self.settings.configs()):
-            settings["pruner"] = str((self.module_dir(seed, "pruner") / "model.tar.gz").resolve())
+            pruner = configs.pruner_module(self.settings.configs())
+            settings["pruner"] = str((self.module_dir(seed, pruner) / "model.tar.gz").resolve())
         return settings
 
     def train(self, seed: int, module: str) -> None:
@@ -251,7 +256,9 @@ class Study:
     def span_metrics(self, seed: int, module: str) -> None:
         """Table 4: span P/R/F1 of the pruner (kept spans) or Ei (identified spans) on every split."""
         archive = archival.load(str(self.module_dir(seed, module) / "model.tar.gz"), cuda_device=self.settings.cuda_device)
-        prefix = "pruner" if module == "pruner" else "ent_i"
+        # the pruner's kept spans, or the spans Ei identified (Ent-I)
+        is_pruner = module == configs.pruner_module(self.settings.configs())
+        prefix = SpanPruner.METRIC_PREFIX if is_pruner else "ent_i"
         result: Dict[str, Dict[str, float]] = {}
         for split in SPLITS:
             path = self.settings.split_path(split)
@@ -260,7 +267,7 @@ class Study:
             loader = MultiProcessDataLoader(archive.validation_dataset_reader, path, batch_size=self.settings.batch_size)
             loader.index_with(archive.model.vocab)
             metrics = allennlp_evaluate(archive.model, loader, cuda_device=self.settings.cuda_device)
-            result[split] = {key: float(metrics[f"{prefix}_{key}"]) for key in ("p", "r", "f1")}
+            result[split] = {key: float(metrics[f"{prefix}_{key}"]) for key in SCORES}
         atomic_json(self.module_dir(seed, module) / "span_metrics.json", result)
 
     def evaluate(self, seed: int, approach: str) -> None:

@@ -1,15 +1,13 @@
 """What one study trains and evaluates (`StudySettings`), checked before anything runs, and the
 constants the study's layout and tables share."""
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List
 
 from ere_allennlp import configs
+from ere_allennlp.study.significance import TRIALS
 
-
-# Table 4 compares these two as entity pruners (span P/R/F1 on every split).
-SPAN_MODULES = ("pruner", "ei")
 SPLITS = ("train", "dev", "test")
 # Settings that change what a run computes: resuming a study with other values is refused.
 RUN_SETTINGS = ("dataset", "data_dir", "encoder", "epochs", "lr", "head_lr", "batch_size", "max_length",
@@ -24,7 +22,9 @@ class StudyError(ValueError):
 
 @dataclass
 class StudySettings:
-    """What one study trains and evaluates. Empty strings keep the config's (the paper's) value."""
+    """What one study trains and evaluates. Empty strings keep the config's (the paper's) value;
+    batch_size, max_length and cuda_device default to the configs' settings
+    (training_configs/lib/settings.libsonnet). `ere-study`'s options default to these defaults."""
 
     output_dir: str
     dataset: str = "scierc"
@@ -35,14 +35,14 @@ class StudySettings:
     epochs: str = ""
     lr: str = ""
     head_lr: str = ""
-    batch_size: int = 20
-    max_length: int = 512
-    cuda_device: int = -1
+    batch_size: int = field(default_factory=lambda: configs.setting_defaults()["batch_size"])
+    max_length: int = field(default_factory=lambda: configs.setting_defaults()["max_length"])
+    cuda_device: int = field(default_factory=lambda: configs.setting_defaults()["cuda_device"])
     eval_split: str = "test"  # the split the approaches are evaluated on (the paper: test)
     # {"<module>" or "*": {dotted.key: value}}: AllenNLP overrides of the module configs
     module_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     config_dir: str = ""  # "" = the package's training_configs/
-    trials: int = 10000  # permutation test trials
+    trials: int = TRIALS  # permutation test trials
     symmetric_relations: List[str] = field(default_factory=list)
     # A named set of settings that are not the paper's (training_configs/lib/ere.libsonnet);
     # "" = the paper's. --epochs / --lr / --head-lr still win over the recipe's values.
@@ -90,10 +90,14 @@ class StudySettings:
     def configs(self) -> str:
         return str(configs.config_dir(self.config_dir or None))
 
+    def span_modules(self) -> List[str]:
+        """The modules Table 4 compares as entity pruners (span P/R/F1 on every split): the pruner and Ei."""
+        return configs.study_tables(self.configs())["table4"]
+
     def modules(self) -> List[str]:
         """Every module the chosen approaches need, plus Table 4's pruner and Ei, in training order."""
         approaches = configs.approaches(self.configs())
-        needed = {m for a in self.approaches for m in approaches[a]} | set(SPAN_MODULES)
+        needed = {m for a in self.approaches for m in approaches[a]} | set(self.span_modules())
         return [m for m in configs.module_order(self.configs()) if m in needed]
 
     def config_settings(self, seed: int, runs: Path) -> Dict[str, Any]:
@@ -109,3 +113,9 @@ class StudySettings:
 
     def run_settings(self) -> Dict[str, Any]:
         return {key: getattr(self, key) for key in RUN_SETTINGS}
+
+
+def default_of(name: str) -> Any:
+    """The default of the `StudySettings` field `name` (what `ere-study`'s option defaults to)."""
+    spec = {f.name: f for f in fields(StudySettings)}[name]
+    return spec.default_factory() if spec.default_factory is not MISSING else spec.default

@@ -15,12 +15,13 @@ from typing import Any, Dict, Iterable, Mapping, Tuple
 import numpy as np
 
 from ere_allennlp.alignment import aligned_sentences
-from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, EreF1, prf
+from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, SCORES, EreF1, prf
 
 Counts = Tuple[int, int, int]
 DocumentCounts = Dict[str, Dict[str, Counts]]
 
 ALPHA = 0.05  # reject the null hypothesis when p < ALPHA (paper, Section 3.1)
+TRIALS = 10000  # random swaps of a test unless told otherwise (ere-compare's and ere-study's --trials)
 MAX_EXACT_DOCUMENTS = 16  # exact=True enumerates all 2**documents swaps
 _BLOCK_CELLS = 1 << 22  # at most this many (trial, document) cells of the swap matrix at once
 
@@ -74,7 +75,7 @@ def paired_permutation_test(
     counts_a: Mapping[str, Mapping[str, Counts]],
     counts_b: Mapping[str, Mapping[str, Counts]],
     metric: str,
-    trials: int = 10000,
+    trials: int = TRIALS,
     seed: int = 0,
     exact: bool = False,
 ) -> float:
@@ -115,8 +116,7 @@ def micro_metrics(counts: Mapping[str, Mapping[str, Counts]]) -> Dict[str, float
     metrics: Dict[str, float] = {}
     for name in METRIC_NAMES:
         summed = [sum(doc[name][i] for doc in counts.values()) for i in range(3)]
-        p, r, f1 = prf(*summed)
-        metrics.update({f"{name}_p": p, f"{name}_r": r, f"{name}_f1": f1})
+        metrics.update({f"{name}_{score}": value for score, value in zip(SCORES, prf(*summed))})
     return metrics
 
 
@@ -124,7 +124,7 @@ def compare(
     pred_a: str,
     pred_b: str,
     gold: str,
-    trials: int = 10000,
+    trials: int = TRIALS,
     seed: int = 0,
     symmetric_relations: Iterable[str] = (),
     exact: bool = False,

@@ -24,19 +24,10 @@ from ere_allennlp import configs
 from ere_allennlp.analysis.breakdown import ENTITY_CAUSES
 from ere_allennlp.analysis.report import breakdown_of
 from ere_allennlp.atomic import atomic_json, atomic_path
-from ere_allennlp.metrics.ere_f1 import DISPLAY_NAMES, METRIC_NAMES
-from ere_allennlp.study.runner import SPAN_MODULES, SPLITS, Study
+from ere_allennlp.metrics.ere_f1 import CLASSIFICATION_METRICS, DISPLAY_NAMES, METRIC_NAMES, SCORES
+from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
+from ere_allennlp.study.runner import SPLITS, Study
 from ere_allennlp.study.significance import ALPHA, paired_permutation_test
-
-APPROACH_NAMES = {
-    "a1": "a1 Ei-Ec-Ri-Rc", "a2": "a2 Ei-Ec-Re", "a3": "a3 Ner-Ri-Rc", "a4": "a4 Ner-Re",
-    "a5": "a5 Ei-EcRi-Rc", "a6": "a6 Ei-EcRe", "a7": "a7 NerRi-Rc", "a8": "a8 NerRe",
-    "ei_nerre": "Ei-NerRe", "ei_nerre_star": "Ei-NerRe*", "nerre_star": "NerRe*",
-    "gold_ri_rc": "Ri-Rc", "gold_re": "Re",
-}
-TABLE2_APPROACHES = ("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8")
-ALL_METRICS = METRIC_NAMES
-CLASSIFICATION = ("ent_c", "rel_c", "strict_rel_c")
 
 
 @dataclass
@@ -100,6 +91,11 @@ class StudyTables:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.settings = study.settings
+        # What each table shows and how it names the approaches and modules: the configs' tables
+        # (training_configs/lib/approach.libsonnet, ere.libsonnet).
+        self.shown = configs.study_tables(self.settings.configs())
+        self.approach_names = configs.approach_names(self.settings.configs())
+        self.module_names = {name: spec["name"] for name, spec in configs.modules(self.settings.configs()).items()}
         self.approaches: Dict[str, Dict[int, Dict[str, Any]]] = {}
         for approach in self.settings.approaches:
             for seed in self.settings.seeds:
@@ -108,7 +104,7 @@ class StudyTables:
                     with open(path, encoding="utf-8") as handle:
                         self.approaches.setdefault(approach, {})[seed] = json.load(handle)
         self.spans: Dict[str, Dict[int, Dict[str, Dict[str, float]]]] = {}
-        for module in SPAN_MODULES:
+        for module in self.shown["table4"]:
             for seed in self.settings.seeds:
                 path = study.module_dir(seed, module) / "span_metrics.json"
                 if path.exists():
@@ -143,7 +139,7 @@ class StudyTables:
         present = [a for a in approaches if a in self.approaches]
         table = Table(name, caption, [DISPLAY_NAMES[m] for m in metrics])
         for approach in present:
-            table.rows.append((APPROACH_NAMES[approach], [Cell(self.values(approach, f"{m}_f1"), metric=m) for m in metrics]))
+            table.rows.append((self.approach_names[approach], [Cell(self.values(approach, f"{m}_f1"), metric=m) for m in metrics]))
         self._mark(table, present)
         seeds = sorted({s for a in present for s in self.approaches[a]})
         table.notes.append(
@@ -170,15 +166,15 @@ class StudyTables:
                     cell.mark = "*"
 
     def table2(self) -> Table:
-        return self.approach_table("Table 2", "F1 scores of the eight approaches", TABLE2_APPROACHES, ALL_METRICS)
+        return self.approach_table("Table 2", "F1 scores of the eight approaches", self.shown["table2"], METRIC_NAMES)
 
     def table3(self) -> Table:
-        present = [a for a in ("gold_ri_rc", "gold_re") if a in self.approaches]
+        present = [a for a in self.shown["table3"] if a in self.approaches]
         table = Table("Table 3", "Rel+-C of Ri-Rc and Re with gold entities", ["P", "R", "F1"])
         for approach in present:
-            cells = [Cell(self.values(approach, f"strict_rel_c_{k}")) for k in ("p", "r", "f1")]
+            cells = [Cell(self.values(approach, f"strict_rel_c_{k}")) for k in SCORES]
             cells[2].metric = "strict_rel_c"
-            table.rows.append((APPROACH_NAMES[approach], cells))
+            table.rows.append((self.approach_names[approach], cells))
         if len(present) == 2:
             self._mark(table, present, columns=[2])
             p = self.p_value(present[0], present[1], "strict_rel_c")
@@ -188,23 +184,23 @@ class StudyTables:
 
     def table4(self) -> Table:
         table = Table("Table 4", "the pruner and Ei as entity pruners (span P/R/F1)", ["P", "R", "F1"])
-        for module, label in (("pruner", "Pruner"), ("ei", "Ei")):
+        for module in self.shown["table4"]:
             runs = self.spans.get(module, {})
             for split in SPLITS:
                 per_seed = [runs[seed][split] for seed in sorted(runs) if split in runs[seed]]
                 if per_seed:
-                    table.rows.append((f"{label} {split}", [Cell([100.0 * r[k] for r in per_seed]) for k in ("p", "r", "f1")]))
+                    table.rows.append((f"{self.module_names[module]} {split}",
+                                       [Cell([100.0 * r[k] for r in per_seed]) for k in SCORES]))
         table.notes.append("Span P/R/F1 (%), mean ± std over seeds: the pruner's kept spans and Ei's identified "
                            "spans against the gold entity spans.")
         return table
 
     def table5(self) -> Table:
-        return self.approach_table("Table 5", "Ei-EcRe, Ei-NerRe and NerRe", ("a6", "ei_nerre", "a8"), CLASSIFICATION)
+        return self.approach_table("Table 5", "Ei-EcRe, Ei-NerRe and NerRe", self.shown["table5"], CLASSIFICATION_METRICS)
 
     def table6(self) -> Table:
         return self.approach_table(
-            "Table 6", "NerRe and NerRe* with the pruner or a trained Ei",
-            ("ei_nerre", "ei_nerre_star", "a8", "nerre_star"), CLASSIFICATION,
+            "Table 6", "NerRe and NerRe* with the pruner or a trained Ei", self.shown["table6"], CLASSIFICATION_METRICS,
         )
 
     def tables(self) -> List[Table]:
@@ -227,7 +223,7 @@ class StudyTables:
                 entity.append(float(sum(breakdown.relation_causes[c] for c in ENTITY_CAUSES)))
                 share.append(100.0 * breakdown.error_propagation_share)
             if lost:
-                table.rows.append((APPROACH_NAMES[approach], [Cell(lost), Cell(entity), Cell(share)]))
+                table.rows.append((self.approach_names[approach], [Cell(lost), Cell(entity), Cell(share)]))
         table.notes.append("Mean ± std over seeds. A lost gold relation is attributed to its first cause "
                            "(`allennlp ere-analyze`, ere_allennlp/analysis/breakdown.py); entity errors: an argument "
                            "not found, found with other boundaries or with the wrong type.")
@@ -241,6 +237,7 @@ class StudyTables:
         recipe turns it on for them) report them."""
         table = Table("Mean field", "entity decisions changed by iteration t, per 100 gold entities (validation)", [])
         per_module: Dict[str, Dict[str, List[float]]] = {}
+        prefix = "best_validation_" + TrainingDiagnostics.MEAN_FIELD_PREFIX
         for module in configs.mean_field_modules(self.settings.configs()):
             for seed in self.settings.seeds:
                 path = self.study.module_dir(seed, module) / "metrics.json"
@@ -248,8 +245,8 @@ class StudyTables:
                     continue
                 metrics = json.loads(path.read_text(encoding="utf-8"))
                 for key, value in metrics.items():
-                    if key.startswith("best_validation_mf_"):
-                        per_module.setdefault(module, {}).setdefault(key[len("best_validation_mf_"):], []).append(float(value))
+                    if key.startswith(prefix):
+                        per_module.setdefault(module, {}).setdefault(key[len(prefix):], []).append(float(value))
         names = sorted({name for figures in per_module.values() for name in figures}, key=lambda n: (int(n.rsplit("t", 1)[1]), n))
         table.columns = [name.replace("_", " ") for name in names]
         for module, figures in per_module.items():
@@ -259,9 +256,9 @@ class StudyTables:
         return table
 
     def significance_rows(self) -> List[Dict[str, Any]]:
-        present = [a for a in TABLE2_APPROACHES if a in self.approaches]
+        present = [a for a in self.shown["table2"] if a in self.approaches]
         rows = []
-        for metric in ALL_METRICS:
+        for metric in METRIC_NAMES:
             for i, a in enumerate(present):
                 for b in present[i + 1 :]:
                     p = self.p_value(a, b, metric)
@@ -346,17 +343,17 @@ class StudyTables:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        present = [a for a in TABLE2_APPROACHES if a in self.approaches]
+        present = [a for a in self.shown["table2"] if a in self.approaches]
         figure, axis = plt.subplots(figsize=(max(6.0, 1.4 * len(present) + 2), 4.5))
-        width = 0.8 / len(ALL_METRICS)
+        width = 0.8 / len(METRIC_NAMES)
         x = np.arange(len(present))
-        for k, metric in enumerate(ALL_METRICS):
+        for k, metric in enumerate(METRIC_NAMES):
             means = [np.mean(self.values(a, f"{metric}_f1")) for a in present]
             stds = [np.std(self.values(a, f"{metric}_f1"), ddof=1) if len(self.values(a, f"{metric}_f1")) > 1 else 0.0
                     for a in present]
-            axis.bar(x + (k - (len(ALL_METRICS) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=DISPLAY_NAMES[metric])
+            axis.bar(x + (k - (len(METRIC_NAMES) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=DISPLAY_NAMES[metric])
         axis.set_xticks(x)
-        axis.set_xticklabels([APPROACH_NAMES[a] for a in present], rotation=30, ha="right", fontsize=8)
+        axis.set_xticklabels([self.approach_names[a] for a in present], rotation=30, ha="right", fontsize=8)
         axis.set_ylabel("F1 (%)")
         seeds = sorted({s for a in present for s in self.approaches[a]})
         axis.set_title(f"{self.settings.dataset} ({self.settings.eval_split}), mean ± std over {len(seeds)} seed(s)")

@@ -6,7 +6,9 @@ from allennlp.common import Params
 from allennlp.training.metrics import Metric
 
 from ere_allennlp.common import Entity, Relation
-from ere_allennlp.metrics.ere_f1 import EreF1, prf
+from ere_allennlp.metrics.ere_f1 import (
+    CLASSIFICATION_METRICS, DISPLAY_NAMES, ENTITY_METRICS, METRIC_NAMES, RELATION_METRICS, SCORES, EreF1, prf,
+)
 
 ALL_KEYS = {
     f"{metric}_{part}"
@@ -330,3 +332,16 @@ def test_registered_and_constructible_from_params():
     predicted = sentence([Entity(0, 0, "A"), Entity(2, 2, "A")], [Relation(2, 2, 0, 0, "COMPARE")])
     metric([predicted], [gold])
     assert metric.get_counts()["strict_rel_c"] == (1, 1, 1)
+
+
+def test_the_metric_names_and_which_head_reports_which():
+    """The one definition of the metric names (read by SpanModel, ere-info, the study's tables):
+    the entity metrics, then the relation ones, in the paper's order; each reported as P, R, F1."""
+    assert METRIC_NAMES == ENTITY_METRICS + RELATION_METRICS == (
+        "ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+    assert CLASSIFICATION_METRICS == ("ent_c", "rel_c", "strict_rel_c")
+    assert list(DISPLAY_NAMES) == list(METRIC_NAMES)
+    assert list(EreF1().get_metric()) == [f"{name}_{score}" for name in METRIC_NAMES for score in SCORES]
+    assert EreF1.reported_by(True, False) == ENTITY_METRICS
+    assert EreF1.reported_by(False, True) == RELATION_METRICS
+    assert EreF1.reported_by(True, True) == METRIC_NAMES and EreF1.reported_by(False, False) == ()

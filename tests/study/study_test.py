@@ -1,5 +1,6 @@
 """`allennlp ere-study`: a smoke study on the fixtures (2 seeds, 1 epoch, tiny BERT), resuming,
 and the tables built from constructed runs with known figures."""
+import argparse
 import csv
 import json
 import subprocess
@@ -10,8 +11,11 @@ from typing import Dict, List
 import pytest
 
 from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
-from ere_allennlp.study import Study, StudyError, StudyTables, document_counts
+from ere_allennlp.study import Study, StudyError, StudySettings, StudyTables, document_counts
 from ere_allennlp import configs
+from ere_allennlp.commands.study import RunStudy, settings_from_args
+from ere_allennlp.study.settings import SPLITS
+from ere_allennlp.study.significance import TRIALS
 from tests.conftest import REPO_ROOT
 from tests.study.smoke import GROUP, SEEDS, smoke_settings
 
@@ -202,3 +206,20 @@ def test_cli_rejects_malformed_module_overrides(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "--module-overrides is not JSON" in result.stderr
     assert not (tmp_path / "s").exists()  # nothing written
+
+
+def test_study_defaults_read_the_config_settings_and_the_cli_reads_them() -> None:
+    """`StudySettings` defaults to the configs' settings where they mean the same
+    (training_configs/lib/settings.libsonnet) and to the permutation test's trials; `ere-study`'s
+    options default to `StudySettings`' and list the configs' datasets and the study's splits."""
+    defaults = configs.setting_defaults()
+    settings = StudySettings(output_dir="out")
+    assert (settings.batch_size, settings.max_length, settings.cuda_device) == (
+        defaults["batch_size"], defaults["max_length"], defaults["cuda_device"])
+    assert settings.trials == TRIALS and settings.dataset in configs.datasets()
+    parser = argparse.ArgumentParser(prog="allennlp")
+    subparser = RunStudy().add_subparser(parser.add_subparsers())
+    assert settings_from_args(parser.parse_args(["ere-study", "-s", "out"])) == settings
+    choices = {action.dest: action.choices for action in subparser._actions}
+    assert choices["dataset"] == configs.datasets() and choices["eval_split"] == list(SPLITS)
+    assert "sentences per batch (default 20)" in " ".join(subparser.format_help().split())

@@ -1,10 +1,9 @@
-"""The ``ec`` module (Table 1): entity classification over the gold entity types (no null)."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: entity classification over the gold entity types (no null)."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("ec")
+@register_module
 class Ec(SpanModel):
     """Entity classification over the gold entity types (no null)."""
 

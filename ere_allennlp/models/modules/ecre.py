@@ -1,10 +1,9 @@
-"""The ``ecre`` module (Table 1): cross-task: entity classification and relation extraction."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: cross-task: entity classification and relation extraction."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("ecre")
+@register_module
 class EcRe(SpanModel):
     """Cross-task: entity classification and relation extraction."""
 

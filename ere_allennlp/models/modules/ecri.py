@@ -1,10 +1,9 @@
-"""The ``ecri`` module (Table 1): cross-task: entity classification and relation identification."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: cross-task: entity classification and relation identification."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("ecri")
+@register_module
 class EcRi(SpanModel):
     """Cross-task: entity classification and relation identification."""
 

@@ -1,10 +1,9 @@
-"""The ``ei`` module (Table 1): entity identification: one score per span, absent fixed at 0."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: entity identification: one score per span, absent fixed at 0."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("ei")
+@register_module
 class Ei(SpanModel):
     """Entity identification: one score per span, absent fixed at 0."""
 

@@ -1,10 +1,9 @@
-"""The ``ner`` module (Table 1): named entity recognition: entity types plus a learned null label."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: named entity recognition: entity types plus a learned null label."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("ner")
+@register_module
 class Ner(SpanModel):
     """Named entity recognition: entity types plus a learned null label."""
 

@@ -1,10 +1,9 @@
-"""The ``nerre`` module (Table 1): cross-task: NER and relation extraction (on pruned spans)."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: cross-task: NER and relation extraction (on pruned spans)."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("nerre")
+@register_module
 class NerRe(SpanModel):
     """Cross-task: NER and relation extraction (on pruned spans). Without ``inference`` it is
     the paper's NerRe* (shared encoder, first-order inference)."""

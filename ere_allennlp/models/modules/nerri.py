@@ -1,10 +1,9 @@
-"""The ``nerri`` module (Table 1): cross-task: NER and relation identification (on pruned spans)."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: cross-task: NER and relation identification (on pruned spans)."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("nerri")
+@register_module
 class NerRi(SpanModel):
     """Cross-task: NER and relation identification (on pruned spans)."""
 

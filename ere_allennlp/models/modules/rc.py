@@ -1,10 +1,9 @@
-"""The ``rc`` module (Table 1): relation classification of given related pairs (no null)."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: relation classification of given related pairs (no null)."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("rc")
+@register_module
 class Rc(SpanModel):
     """Relation classification of given related pairs (no null)."""
 

@@ -1,10 +1,9 @@
-"""The ``re`` module (Table 1): relation extraction: relation types plus a learned null label."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: relation extraction: relation types plus a learned null label."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("re")
+@register_module
 class Re(SpanModel):
     """Relation extraction: relation types plus a learned null label."""
 

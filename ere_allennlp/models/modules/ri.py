@@ -1,10 +1,9 @@
-"""The ``ri`` module (Table 1): relation identification over ordered span pairs, absent fixed at 0."""
-from allennlp.models.model import Model
-
+"""A module of Table 1: relation identification over ordered span pairs, absent fixed at 0."""
+from ere_allennlp.models.registry import register_module
 from ere_allennlp.models.span_model import SpanModel
 
 
-@Model.register("ri")
+@register_module
 class Ri(SpanModel):
     """Relation identification over ordered span pairs, absent fixed at 0."""
 

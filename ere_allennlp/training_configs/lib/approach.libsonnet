@@ -40,5 +40,26 @@ local ere = import "ere.libsonnet";
     gold_re: ["re"],
   },
 
+  // What each table of the study (ere_allennlp/study/tables.py) shows, in row order: approaches,
+  // except Table 4, which compares two modules as entity pruners.
+  tables: {
+    local known(names, of, what) =
+      local unknown = [n for n in names if !std.objectHas(of, n)];
+      if unknown == [] then names else error what + " " + std.join(", ", unknown) + " in `tables` are unknown",
+    table2: known(["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"], $.stages, "approach(es)"),
+    table3: known(["gold_ri_rc", "gold_re"], $.stages, "approach(es)"),
+    table4: known(["pruner", "ei"], ere.modules, "module(s)"),
+    table5: known(["a6", "ei_nerre", "a8"], $.stages, "approach(es)"),
+    table6: known(["ei_nerre", "ei_nerre_star", "a8", "nerre_star"], $.stages, "approach(es)"),
+  },
+
+  // How the tables name each approach: its stages' module names ("Ei-Ec-Ri-Rc"), after its number
+  // for the paper's eight (Table 2's: "a1 Ei-Ec-Ri-Rc").
+  display_names: {
+    [name]: (if std.member($.tables.table2, name) then name + " " else "")
+            + std.join("-", [ere.modules[module].name for module in $.stages[name]])
+    for name in std.objectFields($.stages)
+  },
+
   named(dataset, name):: $.approach(dataset, $.stages[name], std.startsWith(name, "gold_")),
 }

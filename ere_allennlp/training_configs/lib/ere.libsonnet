@@ -61,23 +61,29 @@ local datasets = {
   },
 };
 
+// The datasets in the order the commands list them (`allennlp ere-study --dataset`).
+local dataset_order = ["scierc", "ace05"];
+
 // What each module reads and predicts (Section 2.4): candidate spans, relation pairs, labels.
+// `type`: the registered model (a module class's MODULE, or span_pruner); `name`: how the paper and
+// the study's tables name it; `metric`: the trainer's validation metric, one the model reports
+// (tests/training_configs_test.py checks it).
 local modules = {
-  ei: { type: "ei", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_i_f1" },
-  ec: { type: "ec", candidates: "gold", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_c_f1" },
-  ner: { type: "ner", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_c_f1" },
-  ri: { type: "ri", candidates: "gold", pairs: "all", entity_labels: false, epochs: "single", metric: "+rel_i_f1" },
-  rc: { type: "rc", candidates: "gold", pairs: "related", entity_labels: false, epochs: "single", metric: "+rel_c_f1" },
-  re: { type: "re", candidates: "gold", pairs: "all", entity_labels: false, epochs: "single", metric: "+rel_c_f1" },
-  ecri: { type: "ecri", candidates: "gold", pairs: "all", entity_labels: true, epochs: "cross", metric: "+strict_rel_i_f1", joint: true },
-  ecre: { type: "ecre", candidates: "gold", pairs: "all", entity_labels: true, epochs: "cross", metric: "+strict_rel_c_f1", joint: true },
+  ei: { type: "ei", name: "Ei", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_i_f1" },
+  ec: { type: "ec", name: "Ec", candidates: "gold", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_c_f1" },
+  ner: { type: "ner", name: "Ner", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+ent_c_f1" },
+  ri: { type: "ri", name: "Ri", candidates: "gold", pairs: "all", entity_labels: false, epochs: "single", metric: "+rel_i_f1" },
+  rc: { type: "rc", name: "Rc", candidates: "gold", pairs: "related", entity_labels: false, epochs: "single", metric: "+rel_c_f1" },
+  re: { type: "re", name: "Re", candidates: "gold", pairs: "all", entity_labels: false, epochs: "single", metric: "+rel_c_f1" },
+  ecri: { type: "ecri", name: "EcRi", candidates: "gold", pairs: "all", entity_labels: true, epochs: "cross", metric: "+strict_rel_i_f1", joint: true },
+  ecre: { type: "ecre", name: "EcRe", candidates: "gold", pairs: "all", entity_labels: true, epochs: "cross", metric: "+strict_rel_c_f1", joint: true },
   // NerRi/NerRe read all spans up to L; their pruner keeps O(n) of them. Relation labels are
   // listed only for related pairs (every other kept pair holds no relation).
-  nerri: { type: "nerri", candidates: "all", pairs: "related", entity_labels: true, epochs: "nerre", metric: "+strict_rel_i_f1", joint: true, pruned: true },
-  nerre: { type: "nerre", candidates: "all", pairs: "related", entity_labels: true, epochs: "nerre", metric: "+strict_rel_c_f1", joint: true, pruned: true },
+  nerri: { type: "nerri", name: "NerRi", candidates: "all", pairs: "related", entity_labels: true, epochs: "nerre", metric: "+strict_rel_i_f1", joint: true, pruned: true },
+  nerre: { type: "nerre", name: "NerRe", candidates: "all", pairs: "related", entity_labels: true, epochs: "nerre", metric: "+strict_rel_c_f1", joint: true, pruned: true },
   // NerRe*: NerRe without high-order inference (shared encoder, first-order).
-  nerre_star: self.nerre + { joint: false },
-  pruner: { type: "span_pruner", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+pruner_r" },
+  nerre_star: self.nerre + { name: "NerRe*", joint: false },
+  pruner: { type: "span_pruner", name: "Pruner", candidates: "all", pairs: "none", entity_labels: true, epochs: "single", metric: "+pruner_r" },
 };
 
 // The order the study trains them in: the pruner first (the pruned modules load it), then Table 1's.
@@ -85,6 +91,9 @@ local module_order = ["pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ec
 
 {
   datasets: datasets,
+  dataset_order:
+    if std.set(dataset_order) == std.set(std.objectFields(datasets)) then dataset_order
+    else error "dataset_order must list every dataset of `datasets` once",
   modules: modules,
   module_order:
     if std.set(module_order) == std.set(std.objectFields(modules)) then module_order
