@@ -176,6 +176,13 @@ def test_cpu_recipe_options() -> None:
     paper = read(configs.module_config("scierc", "nerre"))
     assert nerre["model"]["null_relation_weight"] == 0.3  # pruned modules only
     assert "null_relation_weight" not in re["model"] and "null_relation_weight" not in paper["model"]
+    assert nerre["model"]["relation_arguments_as_entities"] is True  # pruned modules only (#22)
+    assert "relation_arguments_as_entities" not in re["model"] and "relation_arguments_as_entities" not in paper["model"]
+    ecre = read(configs.module_config("scierc", "ecre"), recipe="cpu")
+    assert ecre["model"]["diagnostic_metrics"] is True and nerre["model"]["diagnostic_metrics"] is True  # mean-field modules
+    assert "diagnostic_metrics" not in re["model"] and "diagnostic_metrics" not in paper["model"]
+    star = read(configs.module_config("scierc", "nerre_star"), recipe="cpu")
+    assert "diagnostic_metrics" not in star["model"] and star["model"]["relation_arguments_as_entities"] is True
     assert nerre["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.1
     assert nerre["trainer"]["optimizer"]["lr"] == 1e-4 and paper["trainer"]["optimizer"]["lr"] == 1e-5
     # an explicit setting wins over the recipe

@@ -279,18 +279,13 @@ class StudyTables:
             (out / f"table{number}.md").write_text(text, encoding="utf-8")
             table.write_csv(out / f"table{number}.csv")
             combined.append(text)
-        propagation = self.error_propagation()
-        if propagation.rows:
-            text = propagation.markdown()
-            (out / "error_propagation.md").write_text(text, encoding="utf-8")
-            propagation.write_csv(out / "error_propagation.csv")
-            combined.append(text)
-        mean_field = self.mean_field()
-        if mean_field.rows:
-            text = mean_field.markdown()
-            (out / "mean_field.md").write_text(text, encoding="utf-8")
-            mean_field.write_csv(out / "mean_field.csv")
-            combined.append(text)
+        # The analysis tables, each written only when it has rows.
+        for name, table in (("error_propagation", self.error_propagation()), ("mean_field", self.mean_field())):
+            if table.rows:
+                text = table.markdown()
+                (out / f"{name}.md").write_text(text, encoding="utf-8")
+                table.write_csv(out / f"{name}.csv")
+                combined.append(text)
         (out / "tables.md").write_text("\n".join(combined), encoding="utf-8")
         rows = self.significance_rows()
         self._write_significance(out, rows)

@@ -18,12 +18,21 @@ local recipes = {
     head_lr: 2e-3,  // everything but the encoder
     warmup: 0.1,  // share of the steps with a rising lr (the paper: 0.5)
     model: {},  // SpanModel options of every module
-    joint_model: {},  // further options of the cross-task (mean-field) modules
-    // Further options of the modules on the pruner's spans (NerRi, NerRe, NerRe*): ~K^2 = 120
-    // ordered pairs per sentence of which 1.2 % are related. With the paper's loss NerRe predicted
-    // 0.3 % of its pairs related after 3 epochs; with null pairs weighted 0.3, dev Rel+-C after 3
-    // epochs rose from 12.0 to 18.3 (0.1: 12.6, over-predicting).
-    pruned_model: { null_relation_weight: 0.3 },
+    // Further options of the cross-task (mean-field) modules. diagnostic_metrics changes no
+    // figure: the modules also report the loss split and what each mean-field iteration does to
+    // the entity decisions, which `ere-study` prints (tables/mean_field.md).
+    joint_model: { diagnostic_metrics: true },
+    // Further options of the modules on the pruner's spans (NerRi, NerRe, NerRe*).
+    pruned_model: {
+      // ~K^2 = 120 ordered pairs per sentence of which 1.2 % are related. With the paper's loss
+      // NerRe predicted 0.3 % of its pairs related after 3 epochs; with null pairs weighted 0.3,
+      // dev Rel+-C after 3 epochs rose from 12.0 to 18.3 (0.1: 12.6, over-predicting).
+      null_relation_weight: 0.3,
+      // Decoding: a predicted relation's arguments are entities (their best non-null label where
+      // the entity head said null). NerRe, SciERC dev, 3 seeds: Rel+-C +1.8 at -0.5 Ent-C
+      // (docs/joint_learning.md, "Issue #22").
+      relation_arguments_as_entities: true,
+    },
   },
 };
 
