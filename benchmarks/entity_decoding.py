@@ -43,7 +43,6 @@ def sweep(archive: str, data: str, offsets: Sequence[float], batch_size: int = 8
     metrics = {setting: EreF1(symmetric) for setting in settings}
     counts = {setting: 0 for setting in settings}
     flips = TrainingDiagnostics()
-    flip_counts: Dict[str, int] = {}
     with torch.no_grad():
         for batch in loader:
             meta = batch["metadata"]
@@ -59,16 +58,7 @@ def sweep(archive: str, data: str, offsets: Sequence[float], batch_size: int = 8
                 counts[(offset, joined)] += sum(len(p["entities"]) for p in predicted)
             if scores.entity_history is not None and scores.span_labels is not None:
                 target = model.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)
-                decisions = []
-                for lp in scores.entity_history:
-                    keep, index, _ = model.entity_head.decide(lp)
-                    decisions.append(torch.where(keep, index, 0))
-                flips.mean_field_flips(decisions, target)
-                for t in range(1, len(decisions)):
-                    before, after = decisions[t - 1] == target, decisions[t] == target
-                    scored = target >= 0
-                    flip_counts[f"to_wrong_t{t}"] = flip_counts.get(f"to_wrong_t{t}", 0) + int((before & ~after & scored).sum())
-                    flip_counts[f"to_right_t{t}"] = flip_counts.get(f"to_right_t{t}", 0) + int((~before & after & scored).sum())
+                flips.mean_field_flips([model.entity_head.decided(lp) for lp in scores.entity_history], target)
     rows = []
     for setting in settings:
         row = {"offset": setting[0], "as_entities": setting[1], "entities": counts[setting]}
@@ -76,7 +66,7 @@ def sweep(archive: str, data: str, offsets: Sequence[float], batch_size: int = 8
         rows.append(row)
     return {"archive": archive, "data": data, "rows": rows,
             "flips": {k: v for k, v in flips.get_metric(pruned=False).items() if k.startswith("mf_")},
-            "flip_counts": flip_counts}
+            "flip_counts": flips.mean_field_flip_counts()}
 
 
 def markdown(result: Dict[str, Any]) -> str:

@@ -80,6 +80,12 @@ class TrainingDiagnostics:
             self._add(f"{self.MEAN_FIELD_PREFIX}to_wrong_t{t}", 100.0 * float((before & ~after & scored).sum()), entities)
             self._add(f"{self.MEAN_FIELD_PREFIX}to_right_t{t}", 100.0 * float((~before & after & scored).sum()), entities)
 
+    def mean_field_flip_counts(self) -> Dict[str, int]:
+        """The decisions behind ``mf_*`` (their numerators are counts times 100), e.g.
+        ``{"to_wrong_t1": 143, ...}``, accumulated since the last reset."""
+        return {name[len("mf_"):]: round(numerator / 100) for name, (numerator, _) in self._counts.items()
+                if name.startswith("mf_")}
+
     def _add(self, name: str, numerator: float, denominator: float) -> None:
         counts = self._counts.setdefault(name, [0.0, 0.0])
         counts[0] += numerator

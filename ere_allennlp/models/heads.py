@@ -104,6 +104,12 @@ class Head(torch.nn.Module):
             return torch.ones_like(index, dtype=torch.bool), index, score
         return index != 0, index, score
 
+    def decided(self, log_probs: torch.Tensor, null_offset: float = 0.0) -> torch.Tensor:
+        """[..., size] log-probabilities -> the head label index `decide` chooses, 0 (null, absent)
+        where it predicts nothing: comparable with `targets`."""
+        keep, index, _ = self.decide(log_probs, null_offset)
+        return torch.where(keep, index, 0)
+
     def best_label(self, log_probs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """[..., size] log-probabilities -> (head index, probability) of the most probable label
         that is not null (classify_null; for the other kinds `decide`'s choice)."""

@@ -453,7 +453,9 @@ class SpanModel(ArchivePathsMixin, Model):
             else:
                 # A pair the reader did not list holds no relation.
                 relation_targets = relation_targets.masked_fill(relation_targets < 0, self.relation_head.null_index)
-        history: Optional[List[torch.Tensor]] = [] if self._diagnostics is not None and self._inference is not None else None
+        # Mean-field history only for the flip diagnostic, which needs gold labels (not when predicting).
+        wants_history = self._diagnostics is not None and self._inference is not None and span_labels is not None
+        history: Optional[List[torch.Tensor]] = [] if wants_history else None
         entity_lp, relation_lp = self.infer(encoding, pair_mask, history)
         return StageScores(spans, span_mask, pair_mask, entity_lp, relation_lp, span_labels, relation_targets,
                            pruner_loss, encoding, candidate_spans, candidate_labels, history or None)
@@ -577,8 +579,8 @@ class SpanModel(ArchivePathsMixin, Model):
             )
         if scores.entity_history is not None and scores.span_labels is not None and self.entity_head is not None:
             gold = self.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)  # [B, m]
-            decisions = [self.entity_head.decide(lp, self.entity_null_offset) for lp in scores.entity_history]
-            self._diagnostics.mean_field_flips([torch.where(keep, index, 0) for keep, index, _ in decisions], gold)
+            decisions = [self.entity_head.decided(lp, self.entity_null_offset) for lp in scores.entity_history]
+            self._diagnostics.mean_field_flips(decisions, gold)
         if self._pruner is not None:
             kept = [[tuple(span) for span in row if span[0] >= 0] for row in scores.spans.tolist()]
             self._diagnostics.pruning(

@@ -35,6 +35,7 @@ def test_null_offset_moves_the_threshold_and_keeps_the_probability() -> None:
         keep, index, score = head.decide(log_probs, offset)
         expected = [best > null * math.exp(-offset) for null, best, *_ in rows]
         assert keep.tolist() == expected
+        assert head.decided(log_probs, offset).tolist() == [1 if kept else 0 for kept in expected]
         for k, kept in enumerate(expected):
             if kept:
                 assert index[k] == 1 and float(score[k]) == pytest.approx(rows[k][1])
