@@ -38,10 +38,6 @@ class TrainingDiagnostics:
         """`total`: the loss part summed over a batch of `num_sentences` sentences."""
         self._add(name, total, num_sentences)
 
-    def pairs(self, predicted: int, related: int, scored: int) -> None:
-        self._add("pair_nonnull", predicted, scored)
-        self._add("pair_related", related, scored)
-
     def relation_pairs(
         self, predicted: int, targets: Optional[torch.Tensor], pair_mask: torch.Tensor, null_index: Optional[int]
     ) -> None:
@@ -52,7 +48,9 @@ class TrainingDiagnostics:
         if targets is not None:
             gold = targets[pair_mask]  # [scored pairs]
             related = int(((gold >= 0) & (gold != null_index)).sum()) if null_index is not None else int((gold >= 0).sum())
-        self.pairs(predicted, related, int(pair_mask.sum()))
+        scored = int(pair_mask.sum())
+        self._add("pair_nonnull", predicted, scored)
+        self._add("pair_related", related, scored)
 
     def pruning(
         self,
