@@ -27,6 +27,10 @@ ROWS: List[Tuple[str, str, str, Optional[Tuple[float, bool]]]] = [
     ("NerRe, + entity_null_offset 1", "base", "nerre", (1.0, False)),
     ("NerRe, + entity_loss_spans all", "all", "nerre", (0.0, False)),
     ("NerRe, + entity_loss_spans all + arguments as entities", "all", "nerre", (0.0, True)),
+    ("NerRe, + entity_loss_spans all × 0.3", "allw", "nerre", (0.0, False)),
+    ("NerRe, + entity_loss_spans all × 0.3 + arguments as entities", "allw", "nerre", (0.0, True)),
+    ("NerRe*, cpu recipe", "base", "nerre_star", (0.0, False)),
+    ("NerRe*, + relation_arguments_as_entities", "base", "nerre_star", (0.0, True)),
     ("NerRe*, + entity_loss_spans all", "all", "nerre_star", (0.0, False)),
     ("NerRe*, + entity_loss_spans all + arguments as entities", "all", "nerre_star", (0.0, True)),
 ]

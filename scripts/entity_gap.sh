@@ -3,8 +3,9 @@
 # `cpu` recipe's budget (3 epochs, batch 8), one training at a time. Resumable: a finished run
 # (its model.tar.gz) is kept.
 #   bash scripts/entity_gap.sh ROOT [SEED ...]      (default seeds 1 2 3; ERE_DATA_DIR, default ../shared/data/scierc)
+#   ONLY="nerre:allw nerre_star:base" bash scripts/entity_gap.sh ROOT 1 2 3     (a subset of the runs)
 # Writes ROOT/pruner_s1 (one 2-epoch pruner shared by every seed, so that the options are compared
-# on the same candidates), ROOT/s<seed>_{base,all}/scierc_<module>, each NerRe/NerRe* run's
+# on the same candidates), ROOT/s<seed>_{base,all,allw}/scierc_<module> (allw: entity_loss_spans all, weighted 0.3), each NerRe/NerRe* run's
 # decoding.json (benchmarks/entity_decoding.py), ROOT/s<seed>_base/a4 (approach a4, evaluated on
 # dev), then prints benchmarks/entity_gap.py's table. The figures of docs/joint_learning.md
 # ("Issue #22") came from this script.
@@ -30,20 +31,33 @@ train "$ROOT/pruner_s1" scierc_pruner 1 "{}" 2
 export ERE_PRUNER=$ROOT/pruner_s1/model.tar.gz
 D='"model.diagnostic_metrics": true'
 ALL='"model.entity_loss_spans": "all"'
+ALLW="$ALL, \"model.entity_loss_all_weight\": 0.3"
+# module:variant of every run, in the order they train; ONLY="nerre:base re:base" trains a subset.
+RUNS="nerre:all nerre:base ner:base nerre_star:all re:base nerre:allw nerre_star:base"
+wanted() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+overrides() {  # module:variant -> the -o of its training
+  case $1 in
+    ner:*|re:*) echo "{}" ;;
+    *:base) echo "{$D}" ;;
+    *:all) echo "{$D, $ALL}" ;;
+    *:allw) echo "{$D, $ALLW}" ;;
+  esac
+}
 for seed in $SEEDS; do
-  train "$ROOT/s${seed}_all/scierc_nerre" scierc_nerre "$seed" "{$D, $ALL}"
-  train "$ROOT/s${seed}_base/scierc_nerre" scierc_nerre "$seed" "{$D}"
-  train "$ROOT/s${seed}_base/scierc_ner" scierc_ner "$seed" "{}"
-  train "$ROOT/s${seed}_all/scierc_nerre_star" scierc_nerre_star "$seed" "{$D, $ALL}"
-  train "$ROOT/s${seed}_base/scierc_re" scierc_re "$seed" "{}"
+  for run in $RUNS; do
+    wanted "$run" || continue
+    module=${run%%:*} variant=${run##*:}
+    train "$ROOT/s${seed}_${variant}/scierc_${module}" "scierc_${module}" "$seed" "$(overrides "$run")"
+  done
 done
 for seed in $SEEDS; do
-  for run in "$ROOT/s${seed}_base/scierc_nerre" "$ROOT/s${seed}_all/scierc_nerre" "$ROOT/s${seed}_all/scierc_nerre_star"; do
+  for run in "$ROOT"/s${seed}_*/scierc_nerre "$ROOT"/s${seed}_*/scierc_nerre_star; do
+    [ -f "$run/model.tar.gz" ] || continue
     [ -f "$run/decoding.json" ] || $PY benchmarks/entity_decoding.py "$run/model.tar.gz" "$DEV" \
       --offsets 0 0.5 1 2 --json "$run/decoding.json" > "$run/decoding.md" 2>/dev/null
   done
   a4=$ROOT/s${seed}_base/a4
-  if [ ! -f "$a4/metrics.json" ]; then
+  if [ ! -f "$a4/metrics.json" ] && [ -f "$ROOT/s${seed}_base/scierc_ner/model.tar.gz" ] && [ -f "$ROOT/s${seed}_base/scierc_re/model.tar.gz" ]; then
     ERE_RUNS=$ROOT/s${seed}_base allennlp ere-approach training_configs/approaches/scierc_a4.jsonnet -s "$a4" -f > "$a4.log" 2>&1 \
       && allennlp evaluate "$a4/model.tar.gz" "$DEV" --output-file "$a4/metrics.json" >> "$a4.log" 2>&1 \
       || { tail -20 "$a4.log"; exit 1; }

@@ -136,6 +136,11 @@ class SpanModel(ArchivePathsMixin, Model):
         paper's**: ``"all"`` adds a first-order entity loss (softmax of the unary scores g_i) over
         every candidate span up to L, as Ner is trained, beside the loss on the kept spans; the
         decoding still reads the kept spans only (with mean field, if any).
+    entity_loss_all_weight : `float`, optional (default = `1.0`)
+        **Not the paper's** (it weighs a loss the paper does not have): the factor on the loss that
+        ``entity_loss_spans="all"`` adds, so that its ~M candidate spans per sentence (M ~ 80 on
+        SciERC at L = 12, against K ~ 11 kept) do not pull the shared encoder away from the
+        relations. Needs ``entity_loss_spans="all"`` unless 1.
     entity_null_offset : `float`, optional (default = `0.0`)
         **Not the paper's** unless 0 (decoding only): subtracted from the null entity label's
         log-probability before the argmax (a span becomes an entity once its best label's
@@ -187,6 +192,7 @@ class SpanModel(ArchivePathsMixin, Model):
         ternary_init_std: float = 0.01,
         relation_mention_scores: bool = False,
         entity_loss_spans: str = "kept",
+        entity_loss_all_weight: float = 1.0,
         entity_null_offset: float = 0.0,
         relation_arguments_as_entities: bool = False,
         cache_pruned_spans: bool = True,
@@ -212,15 +218,14 @@ class SpanModel(ArchivePathsMixin, Model):
         # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
         self._pruner = pruner
         self._train_pruner = train_pruner
-        self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities)
+        self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities,
+                            entity_loss_all_weight)
         self.loss_normalisation = loss_normalisation
         self._pruning = self._attach_pruner(pruner, train_pruner, cache_pruned_spans)
-        self.relation_loss_weight = relation_loss_weight
-        self.null_relation_weight = null_relation_weight
-        self.relation_mention_scores = relation_mention_scores
-        self.entity_loss_spans = entity_loss_spans
+        self.relation_loss_weight, self.null_relation_weight = relation_loss_weight, null_relation_weight
+        self.entity_loss_spans, self.entity_loss_all_weight = entity_loss_spans, float(entity_loss_all_weight)
         self.entity_null_offset = float(entity_null_offset)
-        self.relation_arguments_as_entities = relation_arguments_as_entities
+        self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
@@ -281,7 +286,8 @@ class SpanModel(ArchivePathsMixin, Model):
         return CandidatePruning(pruner, trained, cache, null, mean_loss=self.loss_normalisation == "mean")
 
     def _check_options(
-        self, loss_normalisation: str, relation_mention_scores: bool, entity_loss_spans: str, relation_arguments_as_entities: bool
+        self, loss_normalisation: str, relation_mention_scores: bool, entity_loss_spans: str,
+        relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0,
     ) -> None:
         """The options' values, and what each needs: `relation_mention_scores` null labels in both heads."""
         if loss_normalisation not in LOSS_NORMALISATIONS:
@@ -294,13 +300,21 @@ class SpanModel(ArchivePathsMixin, Model):
                 f"relation_mention_scores needs an entity and a relation head with null labels; {type(self).__name__} "
                 f"has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
-        self._check_entity_options(entity_loss_spans, relation_arguments_as_entities)
+        self._check_entity_options(entity_loss_spans, relation_arguments_as_entities, entity_loss_all_weight)
 
-    def _check_entity_options(self, entity_loss_spans: str, relation_arguments_as_entities: bool) -> None:
-        """`entity_loss_spans` needs a pruner and an entity head; `relation_arguments_as_entities`
-        an entity head with a null label and a relation head."""
+    def _check_entity_options(
+        self, entity_loss_spans: str, relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0
+    ) -> None:
+        """`entity_loss_spans` needs a pruner and an entity head (and `entity_loss_all_weight`
+        `entity_loss_spans="all"`); `relation_arguments_as_entities` an entity head with a null
+        label and a relation head."""
         if entity_loss_spans not in ENTITY_LOSS_SPANS:
             raise ConfigurationError(f"entity_loss_spans must be one of {ENTITY_LOSS_SPANS}, got {entity_loss_spans!r}")
+        if entity_loss_all_weight != 1.0 and entity_loss_spans != "all":
+            raise ConfigurationError(
+                f"entity_loss_all_weight {entity_loss_all_weight} weighs the loss of entity_loss_spans 'all', "
+                f"but entity_loss_spans is {entity_loss_spans!r}"
+            )
         if entity_loss_spans == "all" and (self._pruner is None or self.entity_head is None):
             raise ConfigurationError(
                 f"entity_loss_spans 'all' needs a module with an entity head and a pruner (NerRi, NerRe); "
@@ -558,7 +572,7 @@ class SpanModel(ArchivePathsMixin, Model):
             targets = self.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)  # [B, m]
             loss = loss + self._loss_part("loss_ent", scores.entity_lp.flatten(0, 1), targets.flatten(), num_sentences)
         if self.entity_loss_spans == "all" and scores.candidate_labels is not None:
-            loss = loss + self._candidate_entity_loss(scores, num_sentences)
+            loss = loss + self.entity_loss_all_weight * self._candidate_entity_loss(scores, num_sentences)
         if scores.relation_targets is not None and scores.relation_lp is not None and self.relation_head is not None:
             targets = scores.relation_targets.masked_fill(~scores.pair_mask, -1)  # [B, m, m]
             null = self.relation_head.null_index if self.null_relation_weight != 1.0 else None

@@ -84,6 +84,8 @@ def test_entity_loss_over_all_candidates() -> None:
     metrics = model.get_metrics(reset=True)
     assert metrics["loss_ent_all"] == pytest.approx(float(expected) / 6, rel=1e-4)
     assert "loss_ent_all" not in build("nerre", {"train_pruner": False, "diagnostic_metrics": True})[0].get_metrics()
+    model.entity_loss_spans, model.entity_loss_all_weight = "all", 0.25
+    assert float(model(**batch)["loss"] - kept_only) == pytest.approx(0.25 * float(expected), rel=1e-4)
 
 
 def test_entity_loss_spans_is_checked() -> None:
@@ -91,6 +93,8 @@ def test_entity_loss_spans_is_checked() -> None:
         build("ner", {"entity_loss_spans": "all"})
     with pytest.raises(ConfigurationError, match="entity_loss_spans must be one of"):
         build("nerre", {"entity_loss_spans": "every"})
+    with pytest.raises(ConfigurationError, match="entity_loss_all_weight 0.3 weighs the loss of entity_loss_spans 'all'"):
+        build("nerre", {"entity_loss_all_weight": 0.3})
     with pytest.raises(ConfigurationError, match="relation_arguments_as_entities needs"):
         build("re", {"relation_arguments_as_entities": True})
 
