@@ -16,7 +16,7 @@ from ere_allennlp.study.significance import ALPHA, TRIALS, compare
 class Compare(Subcommand):
     """Compares two prediction files (``allennlp predict`` output) of the same gold DyGIE file
     with the paired approximate randomization test over documents; prints F1 of both and the
-    p-value for each of the six metrics (``*``: p < 0.05)."""
+    p-value for each of the six metrics and the three macro F1s over labels (``*``: p < 0.05)."""
 
     @overrides
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,11 +40,11 @@ class Compare(Subcommand):
 
 
 def format_table(results: Dict[str, Dict[str, Any]]) -> str:
-    lines: List[str] = [f"{'metric':<8} {'F1 A':>7} {'F1 B':>7} {'p':>8}"]
+    lines: List[str] = [f"{'metric':<12} {'F1 A':>7} {'F1 B':>7} {'p':>8}"]
     for metric, row in results.items():
         mark = " *" if row["significant"] else ""
         lines.append(
-            f"{DISPLAY_NAMES.get(metric, metric):<8} {100 * row['f1_a']:7.2f} {100 * row['f1_b']:7.2f} "
+            f"{DISPLAY_NAMES.get(metric, metric):<12} {100 * row['f1_a']:7.2f} {100 * row['f1_b']:7.2f} "
             f"{row['p_value']:8.4f}{mark}"
         )
     lines.append(f"* p < {ALPHA} (paired permutation test over documents)")

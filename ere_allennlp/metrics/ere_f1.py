@@ -1,7 +1,9 @@
-"""Micro-averaged entity and relation P/R/F1 (Ent-I, Ent-C, Rel-I, Rel-C, Rel+-I, Rel+-C)."""
+"""Micro-averaged entity and relation P/R/F1 (Ent-I, Ent-C, Rel-I, Rel-C, Rel+-I, Rel+-C), and the
+macro averages over labels of the typed ones (Ent-C, Rel-C, Rel+-C)."""
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import torch
+import torch.distributed as dist
 from allennlp.nn.util import dist_reduce_sum
 from allennlp.training.metrics.metric import Metric
 from overrides import overrides
@@ -16,12 +18,25 @@ RELATION_METRICS: Tuple[str, ...] = ("rel_i", "rel_c", "strict_rel_i", "strict_r
 METRIC_NAMES: Tuple[str, ...] = ENTITY_METRICS + RELATION_METRICS
 # The metrics that compare types (-C; the study's Tables 5 and 6).
 CLASSIFICATION_METRICS: Tuple[str, ...] = tuple(name for name in METRIC_NAMES if name.endswith("_c"))
+# Positions of the fields that are labels (None never matches) in each metric's items (`EreF1.items`).
+LABEL_POSITIONS: Dict[str, Tuple[int, ...]] = {
+    "ent_i": (), "ent_c": (2,), "rel_i": (), "rel_c": (4,), "strict_rel_i": (4, 5), "strict_rel_c": (4, 5, 6),
+}
+# Macro averages over labels (not the paper's, which reports micro F1 only; SpERT and most CoNLL04
+# papers report both): <metric>_macro for each -C metric, the mean over labels of the per-label
+# P, R and F1. Extra metrics: micro stays the validation metric.
+MACRO_SUFFIX = "_macro"
+MACRO_METRICS: Tuple[str, ...] = tuple(name + MACRO_SUFFIX for name in CLASSIFICATION_METRICS)
+# The position of the label each macro average is taken over, in the metric's items (`EreF1.items`):
+# the entity type for Ent-C, the relation type for Rel-C and Rel+-C.
+MACRO_LABEL_POSITION: Dict[str, int] = {"ent_c": 2, "rel_c": 4, "strict_rel_c": 6}
 # The figures of each metric, reported as <name>_p, <name>_r, <name>_f1.
 SCORES: Tuple[str, ...] = ("p", "r", "f1")
 # How the paper's tables name them (Section 3.1); the study's tables and ere-compare print these.
 DISPLAY_NAMES: Dict[str, str] = {
     "ent_i": "Ent-I", "ent_c": "Ent-C", "rel_i": "Rel-I", "rel_c": "Rel-C",
     "strict_rel_i": "Rel+-I", "strict_rel_c": "Rel+-C",
+    "ent_c_macro": "Ent-C macro", "rel_c_macro": "Rel-C macro", "strict_rel_c_macro": "Rel+-C macro",
 }
 
 Span = Tuple[int, int]
@@ -62,6 +77,16 @@ def _span_types(entities: Iterable[Entity]) -> Dict[Span, Optional[str]]:
     return {span: next(iter(found)) if len(found) == 1 else None for span, found in labels.items()}
 
 
+def macro_prf(per_label: Dict[str, Counts]) -> Tuple[float, float, float]:
+    """Macro P, R and F1: the means over the labels of `per_label` (``{label: (tp, n_pred, n_gold)}``)
+    of each label's P, R and F1 (as scikit-learn's ``average="macro"``, which SpERT reports); 0.0
+    without labels."""
+    if not per_label:
+        return 0.0, 0.0, 0.0
+    scores = [prf(*counts) for counts in per_label.values()]
+    return tuple(sum(score[k] for score in scores) / len(scores) for k in range(3))  # type: ignore[return-value]
+
+
 def _count(predicted: Set[Tuple[Any, ...]], gold: Set[Tuple[Any, ...]], label_positions: Sequence[int]) -> Counts:
     """(tp, n_pred, n_gold) of two item sets; an item with None at a label position never matches."""
     tp = sum(
@@ -90,6 +115,11 @@ class EreF1(Metric):
     A None label (identified only) never equals anything: such items count as predicted/gold in
     every metric but are never true positives of a metric that compares that label.
 
+    Macro averages (``ent_c_macro_*``, ``rel_c_macro_*``, ``strict_rel_c_macro_*``; not the
+    paper's): the counts of each -C metric are also kept per label (entity type, relation type),
+    and P, R and F1 are averaged over the labels seen in the gold or the predicted items, as SpERT
+    does (a label that is only predicted has P = R = F1 = 0 and lowers the average).
+
     Symmetric relations: every relation, gold or predicted, whose *own* label is in
     `symmetric_relations` is rewritten so that the argument with the smaller (start, end) comes
     first; then all relation metrics compare ordered tuples. So direction is ignored when both the
@@ -108,12 +138,14 @@ class EreF1(Metric):
     def __init__(self, symmetric_relations: Optional[List[str]] = None) -> None:
         self._symmetric_relations: FrozenSet[str] = frozenset(symmetric_relations or ())
         self._counts = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
+        self._label_counts: Dict[str, Dict[str, List[int]]] = {name: {} for name in MACRO_LABEL_POSITION}
 
     @staticmethod
     def reported_by(entity_head: bool, relation_head: bool) -> Tuple[str, ...]:
         """The metric names a module with these heads reports: the entity metrics with an entity
-        head, the relation metrics with a relation head."""
-        return (ENTITY_METRICS if entity_head else ()) + (RELATION_METRICS if relation_head else ())
+        head, the relation metrics with a relation head (each with its macro average)."""
+        names = (ENTITY_METRICS if entity_head else ()) + (RELATION_METRICS if relation_head else ())
+        return names + tuple(name + MACRO_SUFFIX for name in names if name in MACRO_LABEL_POSITION)
 
     @staticmethod
     def items(sentence: Dict[str, Any], symmetric_relations: Iterable[str] = ()) -> Dict[str, Any]:
@@ -149,16 +181,24 @@ class EreF1(Metric):
     @staticmethod
     def count_items(predicted: Dict[str, Any], gold: Dict[str, Any]) -> Dict[str, Counts]:
         """`count` of a sentence's `items` (predicted and gold), already built."""
-        # Positions of the fields that are labels (None never matches) in each metric's items.
-        label_positions: Dict[str, Tuple[int, ...]] = {
-            "ent_i": (),
-            "ent_c": (2,),
-            "rel_i": (),
-            "rel_c": (4,),
-            "strict_rel_i": (4, 5),
-            "strict_rel_c": (4, 5, 6),
-        }
-        return {name: _count(predicted[name], gold[name], label_positions[name]) for name in METRIC_NAMES}
+        return {name: _count(predicted[name], gold[name], LABEL_POSITIONS[name]) for name in METRIC_NAMES}
+
+    @staticmethod
+    def count_by_label(predicted: Dict[str, Any], gold: Dict[str, Any]) -> Dict[str, Dict[str, Counts]]:
+        """`{metric: {label: (tp, n_pred, n_gold)}}` of a sentence's `items` for each -C metric
+        (`MACRO_LABEL_POSITION`), over the labels its predicted or gold items have (None is no label)."""
+        result: Dict[str, Dict[str, Counts]] = {}
+        for name, position in MACRO_LABEL_POSITION.items():
+            per_label: Dict[str, List[int]] = {}
+            for k, items in ((1, predicted[name]), (2, gold[name])):
+                for item in items:
+                    if item[position] is not None:
+                        per_label.setdefault(item[position], [0, 0, 0])[k] += 1
+            for item in predicted[name] & gold[name]:
+                if all(item[p] is not None for p in LABEL_POSITIONS[name]):
+                    per_label[item[position]][0] += 1
+            result[name] = {label: (c[0], c[1], c[2]) for label, c in per_label.items()}
+        return result
 
     @overrides
     def __call__(self, predicted: List[Dict[str, Any]], gold: List[Dict[str, Any]]) -> None:  # type: ignore[override]
@@ -166,12 +206,35 @@ class EreF1(Metric):
         if len(predicted) != len(gold):
             raise ValueError(f"{len(predicted)} predicted sentences but {len(gold)} gold sentences")
         batch = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
+        labels: Dict[str, Dict[str, List[int]]] = {name: {} for name in MACRO_LABEL_POSITION}
         for predicted_sentence, gold_sentence in zip(predicted, gold):
-            counts = self.count(predicted_sentence, gold_sentence, self._symmetric_relations)
+            p = self.items(predicted_sentence, self._symmetric_relations)
+            g = self.items(gold_sentence, self._symmetric_relations)
+            counts = self.count_items(p, g)
             for row, name in enumerate(METRIC_NAMES):
                 batch[row] += torch.tensor(counts[name], dtype=torch.long)
+            for name, per_label in self.count_by_label(p, g).items():
+                for label, c in per_label.items():
+                    total = labels[name].setdefault(label, [0, 0, 0])
+                    for k in range(3):
+                        total[k] += c[k]
         # As FBetaMeasure: sum the batch counts over workers, so every worker holds the global sums.
         self._counts += dist_reduce_sum(batch).cpu()
+        self._add_label_counts(labels)
+
+    def _add_label_counts(self, labels: Dict[str, Dict[str, List[int]]]) -> None:
+        """Adds a batch's per-label counts (those of every worker when distributed: the label sets
+        differ between workers, so they travel as objects, not as a tensor)."""
+        gathered = [labels]
+        if dist.is_available() and dist.is_initialized():
+            gathered = [{} for _ in range(dist.get_world_size())]
+            dist.all_gather_object(gathered, labels)
+        for worker in gathered:
+            for name, per_label in worker.items():
+                for label, c in per_label.items():
+                    total = self._label_counts[name].setdefault(label, [0, 0, 0])
+                    for k in range(3):
+                        total[k] += c[k]
 
     def get_counts(self) -> Dict[str, Counts]:
         """Accumulated `{metric name: (tp, n_pred, n_gold)}`."""
@@ -179,12 +242,20 @@ class EreF1(Metric):
             name: (int(row[0]), int(row[1]), int(row[2])) for name, row in zip(METRIC_NAMES, self._counts.tolist())
         }
 
+    def get_label_counts(self) -> Dict[str, Dict[str, Counts]]:
+        """Accumulated `{metric: {label: (tp, n_pred, n_gold)}}` of the -C metrics."""
+        return {name: {label: (c[0], c[1], c[2]) for label, c in sorted(per_label.items())}
+                for name, per_label in self._label_counts.items()}
+
     @overrides
     def get_metric(self, reset: bool = False) -> Dict[str, float]:
         metrics: Dict[str, float] = {}
         for name, (tp, n_pred, n_gold) in self.get_counts().items():
             for score, value in zip(SCORES, prf(tp, n_pred, n_gold)):
                 metrics[f"{name}_{score}"] = value
+        for name, per_label in self.get_label_counts().items():
+            for score, value in zip(SCORES, macro_prf(per_label)):
+                metrics[f"{name}{MACRO_SUFFIX}_{score}"] = value
         if reset:
             self.reset()
         return metrics
@@ -192,3 +263,4 @@ class EreF1(Metric):
     @overrides
     def reset(self) -> None:
         self._counts = torch.zeros(len(METRIC_NAMES), 3, dtype=torch.long)
+        self._label_counts = {name: {} for name in MACRO_LABEL_POSITION}

@@ -52,7 +52,7 @@ from ere_allennlp.study.predictions import predict_documents
 from ere_allennlp.study.settings import (  # noqa: F401  (re-exported: the study's public names)
     RUN_SETTING_DEFAULTS, RUN_SETTINGS, SPLITS, StudyError, StudySettings,
 )
-from ere_allennlp.study.significance import document_counts, micro_metrics
+from ere_allennlp.study.significance import document_counts, document_label_counts, macro_metrics, micro_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -286,14 +286,16 @@ class Study:
                 handle.write(json.dumps(sanitize(document)) + "\n")
         # Counted from the written predictions exactly as `allennlp ere-compare` counts them.
         counts = document_counts(str(predictions), split_path, self.settings.symmetric_relations)
+        label_counts = document_label_counts(str(predictions), split_path, self.settings.symmetric_relations)
         atomic_json(
             self.metrics_file(seed, approach),
             {
                 "approach": approach,
                 "seed": seed,
                 "split": self.settings.eval_split,
-                "metrics": micro_metrics(counts),
+                "metrics": {**micro_metrics(counts), **macro_metrics(label_counts)},
                 "model_metrics": model_metrics,
                 "document_counts": counts,
+                "document_label_counts": label_counts,
             },
         )

@@ -10,7 +10,8 @@ Written to ``OUT/tables/``: ``table2.md`` ... ``table6.md`` (and ``.csv``), ``ta
 them), ``significance.md`` / ``significance.csv`` (p-values of every pair of Table 2's approaches),
 ``results.json`` (per-seed figures, means, stds, p-values) and ``approaches.png``; with the
 predictions, ``error_propagation.md``; when the cross-task modules report them (``diagnostic_metrics``),
-``mean_field.md``: the entity decisions each mean-field iteration changed.
+``mean_field.md``: the entity decisions each mean-field iteration changed; ``macro.md``: micro and
+macro F1 of the typed metrics side by side (for runs evaluated since `EreF1` reports macro F1).
 """
 import csv
 import json
@@ -24,7 +25,7 @@ from ere_allennlp import configs
 from ere_allennlp.analysis.breakdown import ENTITY_CAUSES
 from ere_allennlp.analysis.report import breakdown_of
 from ere_allennlp.atomic import atomic_json, atomic_path
-from ere_allennlp.metrics.ere_f1 import CLASSIFICATION_METRICS, DISPLAY_NAMES, METRIC_NAMES, SCORES
+from ere_allennlp.metrics.ere_f1 import CLASSIFICATION_METRICS, DISPLAY_NAMES, MACRO_SUFFIX, METRIC_NAMES, SCORES
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
 from ere_allennlp.study.runner import SPLITS, Study
 from ere_allennlp.study.significance import ALPHA, paired_permutation_test
@@ -203,6 +204,21 @@ class StudyTables:
             "Table 6", "NerRe and NerRe* with the pruner or a trained Ei", self.shown["table6"], CLASSIFICATION_METRICS,
         )
 
+    def macro(self) -> Table:
+        """Micro and macro F1 (over labels, `EreF1`) of the -C metrics for every approach whose
+        figures have them; bold for the best of each column, no significance test (it is on micro F1)."""
+        columns = [name + suffix for name in CLASSIFICATION_METRICS for suffix in ("", MACRO_SUFFIX)]
+        table = Table("Macro F1", "micro and macro F1 of the typed metrics", [DISPLAY_NAMES[c] for c in columns])
+        present = [a for a in self.settings.approaches
+                   if self.approaches.get(a) and all(f"{c}_f1" in run["metrics"] for run in self.approaches[a].values()
+                                                     for c in columns)]
+        for approach in present:
+            table.rows.append((self.approach_names[approach], [Cell(self.values(approach, f"{c}_f1")) for c in columns]))
+        self._mark(table, present)
+        table.notes.append("F1 (%), mean ± std over seeds. Macro: the mean over the labels seen in gold or predictions "
+                           "of each label's F1 (as SpERT reports it); micro is the paper's.")
+        return table
+
     def tables(self) -> List[Table]:
         return [self.table2(), self.table3(), self.table4(), self.table5(), self.table6()]
 
@@ -280,7 +296,8 @@ class StudyTables:
             table.write_csv(out / f"table{number}.csv")
             combined.append(text)
         # The analysis tables, each written only when it has rows.
-        for name, table in (("error_propagation", self.error_propagation()), ("mean_field", self.mean_field())):
+        for name, table in (("error_propagation", self.error_propagation()), ("mean_field", self.mean_field()),
+                            ("macro", self.macro())):
             if table.rows:
                 text = table.markdown()
                 (out / f"{name}.md").write_text(text, encoding="utf-8")

@@ -7,12 +7,14 @@ from allennlp.training.metrics import Metric
 
 from ere_allennlp.common import Entity, Relation
 from ere_allennlp.metrics.ere_f1 import (
-    CLASSIFICATION_METRICS, DISPLAY_NAMES, ENTITY_METRICS, METRIC_NAMES, RELATION_METRICS, SCORES, EreF1, prf,
+    CLASSIFICATION_METRICS, DISPLAY_NAMES, ENTITY_METRICS, MACRO_METRICS, METRIC_NAMES, RELATION_METRICS, SCORES, EreF1,
+    macro_prf, prf,
 )
 
 ALL_KEYS = {
     f"{metric}_{part}"
-    for metric in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
+    for metric in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c",
+                   "ent_c_macro", "rel_c_macro", "strict_rel_c_macro")
     for part in ("p", "r", "f1")
 }
 
@@ -47,7 +49,7 @@ GOLD = sentence(
 def test_keys_and_range():
     values = evaluate([GOLD], [GOLD])
     assert set(values) == ALL_KEYS
-    assert len(values) == 18
+    assert len(values) == 27
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values.values())
 
 
@@ -340,8 +342,56 @@ def test_the_metric_names_and_which_head_reports_which():
     assert METRIC_NAMES == ENTITY_METRICS + RELATION_METRICS == (
         "ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c")
     assert CLASSIFICATION_METRICS == ("ent_c", "rel_c", "strict_rel_c")
-    assert list(DISPLAY_NAMES) == list(METRIC_NAMES)
-    assert list(EreF1().get_metric()) == [f"{name}_{score}" for name in METRIC_NAMES for score in SCORES]
-    assert EreF1.reported_by(True, False) == ENTITY_METRICS
-    assert EreF1.reported_by(False, True) == RELATION_METRICS
-    assert EreF1.reported_by(True, True) == METRIC_NAMES and EreF1.reported_by(False, False) == ()
+    assert MACRO_METRICS == ("ent_c_macro", "rel_c_macro", "strict_rel_c_macro")
+    assert list(DISPLAY_NAMES) == list(METRIC_NAMES) + list(MACRO_METRICS)
+    assert list(EreF1().get_metric()) == [f"{name}_{score}" for name in METRIC_NAMES + MACRO_METRICS for score in SCORES]
+    assert EreF1.reported_by(True, False) == ENTITY_METRICS + ("ent_c_macro",)
+    assert EreF1.reported_by(False, True) == RELATION_METRICS + ("rel_c_macro", "strict_rel_c_macro")
+    assert EreF1.reported_by(True, True) == METRIC_NAMES + MACRO_METRICS and EreF1.reported_by(False, False) == ()
+
+
+def test_macro_averages_by_hand():
+    """Per label P/R/F1, then their mean over the labels seen in gold or predictions."""
+    predicted = sentence([Entity(0, 0, "A"), Entity(1, 1, "B"), Entity(2, 2, "C")],
+                         [Relation(0, 0, 1, 1, "R"), Relation(1, 1, 2, 2, "S")])
+    gold = sentence([Entity(0, 0, "A"), Entity(1, 1, "A"), Entity(3, 3, "B")], [Relation(0, 0, 1, 1, "R")])
+    metric = EreF1()
+    metric([predicted], [gold])
+    values = metric.get_metric()
+    # Ent-C: A tp 1 / pred 1 / gold 2 -> P 1, R 1/2, F1 2/3; B 0/1/1 -> 0; C 0/1/0 (only predicted) -> 0.
+    assert metric.get_label_counts()["ent_c"] == {"A": (1, 1, 2), "B": (0, 1, 1), "C": (0, 1, 0)}
+    assert_prf(values, "ent_c_macro", 1 / 3, 1 / 6, 2 / 9)
+    assert_prf(values, "ent_c", 1 / 3, 1 / 3, 1 / 3)  # micro: 1 of 3 predicted, 1 of 3 gold
+    # Rel-C: R 1/1/1 -> 1, 1, 1; S 0/1/0 -> 0.
+    assert_prf(values, "rel_c_macro", 1 / 2, 1 / 2, 1 / 2)
+    # Rel+-C: the gold argument (1, 1) is an A, the predicted one a B: no label is right.
+    assert metric.get_label_counts()["strict_rel_c"] == {"R": (0, 1, 1), "S": (0, 1, 0)}
+    assert_prf(values, "strict_rel_c_macro", 0.0, 0.0, 0.0)
+    metric.reset()
+    assert metric.get_label_counts()["ent_c"] == {} and metric.get_metric()["ent_c_macro_f1"] == 0.0
+
+
+def test_macro_averages_equal_scikit_learns_over_spert_style_flattening():
+    """SpERT's evaluation: every span predicted or gold is one item, its gold and predicted type (0
+    for none); scikit-learn's macro average over the types seen. Two sentences, summed first."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    sentences = [
+        (sentence([Entity(0, 1, "Peop"), Entity(3, 3, "Loc"), Entity(5, 5, "Org")]),
+         sentence([Entity(0, 1, "Peop"), Entity(3, 3, "Org"), Entity(7, 7, "Loc")])),
+        (sentence([Entity(0, 0, "Loc"), Entity(2, 2, "Other")]), sentence([Entity(0, 0, "Loc"), Entity(4, 4, "Peop")])),
+    ]
+    metric = EreF1()
+    metric([p for p, _ in sentences], [g for _, g in sentences])
+    types = {"Peop": 1, "Loc": 2, "Org": 3, "Other": 4}
+    flat_gold, flat_predicted = [], []
+    for predicted, gold in sentences:
+        p = {(e.start, e.end): e.label for e in predicted["entities"]}
+        g = {(e.start, e.end): e.label for e in gold["entities"]}
+        for span in sorted(set(p) | set(g)):
+            flat_gold.append(types.get(g.get(span), 0))
+            flat_predicted.append(types.get(p.get(span), 0))
+    seen = sorted({t for t in flat_gold + flat_predicted if t})
+    expected = sklearn_metrics.precision_recall_fscore_support(
+        flat_gold, flat_predicted, labels=seen, average="macro", zero_division=0)
+    assert_prf(metric.get_metric(), "ent_c_macro", *expected[:3])
+    assert macro_prf({}) == (0.0, 0.0, 0.0)

@@ -31,7 +31,8 @@ PRUNER_OVERRIDES = json.dumps(
 )
 PRUNED_MODULES = set(configs.pruned_modules())
 
-METRIC_KEYS = {f"{m}_{k}" for m in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c") for k in ("p", "r", "f1")}
+METRIC_KEYS = {f"{m}_{k}" for m in ("ent_i", "ent_c", "rel_i", "rel_c", "strict_rel_i", "strict_rel_c",
+                                    "ent_c_macro", "rel_c_macro", "strict_rel_c_macro") for k in ("p", "r", "f1")}
 
 
 @contextlib.contextmanager

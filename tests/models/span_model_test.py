@@ -62,7 +62,8 @@ class TestSpanModules(ModelTestCase):
         with torch.no_grad():
             self.model(**batch)
         metrics = self.model.get_metrics(reset=True)
-        assert set(metrics) == {f"{m}_{k}" for m in ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c") for k in ("p", "r", "f1")}
+        assert set(metrics) == {f"{m}_{k}" for m in ("rel_i", "rel_c", "strict_rel_i", "strict_rel_c", "rel_c_macro",
+                                                     "strict_rel_c_macro") for k in ("p", "r", "f1")}
         assert metrics["strict_rel_c_f1"] == pytest.approx(metrics["rel_c_f1"])
 
 

@@ -10,11 +10,14 @@ from typing import Any, Dict, List
 import pytest
 
 from ere_allennlp.alignment import AlignmentError
-from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
+from ere_allennlp.metrics.ere_f1 import MACRO_METRICS, METRIC_NAMES, macro_prf, prf
 from ere_allennlp.study.significance import (
     compare,
     document_counts,
+    document_label_counts,
+    macro_metrics,
     paired_permutation_test,
+    paired_permutation_test_macro,
 )
 from tests.conftest import REPO_ROOT
 
@@ -95,7 +98,7 @@ def test_identical_systems_give_p_one(tmp_path: Path, gold: str) -> None:
     a = write_lines(tmp_path / "a.json", records)
     b = write_lines(tmp_path / "b.json", records[::-1])  # order of lines does not matter
     results = compare(a, b, gold, trials=2000, seed=3)
-    assert set(results) == set(METRIC_NAMES)
+    assert list(results) == list(METRIC_NAMES) + list(MACRO_METRICS)
     for row in results.values():
         assert row["p_value"] == 1.0 and row["significant"] is False
         assert row["f1_a"] == row["f1_b"]
@@ -190,9 +193,53 @@ def test_cli_prints_table_and_writes_json(tmp_path: Path, gold: str) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     table = [line for line in result.stdout.splitlines() if line.startswith(("Ent", "Rel"))]
-    assert [line.split()[0] for line in table] == ["Ent-I", "Ent-C", "Rel-I", "Rel-C", "Rel+-I", "Rel+-C"]
+    assert [line[:12].strip() for line in table] == ["Ent-I", "Ent-C", "Rel-I", "Rel-C", "Rel+-I", "Rel+-C",
+                                                      "Ent-C macro", "Rel-C macro", "Rel+-C macro"]
     for line in table:
-        assert line.split()[1:] == ["100.00", "0.00", f"{1 / 501:.4f}", "*"]
+        assert line[12:].split() == ["100.00", "0.00", f"{1 / 501:.4f}", "*"]
     written = json.loads(out.read_text())
-    assert set(written) == set(METRIC_NAMES)
+    assert set(written) == set(METRIC_NAMES) | set(MACRO_METRICS)
     assert written["rel_c"] == {"f1_a": 1.0, "f1_b": 0.0, "p_value": pytest.approx(1 / 501), "significant": True}
+
+
+def test_label_counts_and_macro_f1_of_one_document_by_hand(tmp_path: Path) -> None:
+    """The document of `test_counts_of_one_document_by_hand`, counted per label."""
+    gold = write_lines(tmp_path / "gold.json", gold_records(1))
+    pred = prediction(
+        "doc00",
+        [[[0, 0, "X"], [2, 3, "Z"]], [[5, 5, "X"], [6, 8, "Y"]]],
+        [[[0, 0, 2, 3, "R"]], [[7, 8, 5, 5, "S"]]],
+    )
+    counts = document_label_counts(write_lines(tmp_path / "pred.json", [pred]), gold)
+    assert counts["doc00"]["ent_c"] == {"X": (2, 2, 2), "Y": (0, 1, 2), "Z": (0, 1, 0)}
+    assert counts["doc00"]["rel_c"] == {"R": (1, 1, 1), "S": (1, 1, 1)}
+    assert counts["doc00"]["strict_rel_c"] == {"R": (0, 1, 1), "S": (0, 1, 1)}
+    macro = macro_metrics(counts)
+    # Ent-C: X F1 1, Y P 0 R 0 F1 0, Z 0 -> (1 + 0 + 0) / 3.
+    assert macro["ent_c_macro_f1"] == pytest.approx(1 / 3)
+    assert macro["rel_c_macro_f1"] == 1.0 and macro["strict_rel_c_macro_f1"] == 0.0
+
+
+def test_macro_permutation_test_enumerated_by_hand() -> None:
+    """Exact test on 3 documents: every one of the 2**3 swap sets, macro F1 recomputed by hand."""
+    a = {"d0": {"rel_c": {"R": (1, 1, 1)}}, "d1": {"rel_c": {"S": (1, 2, 1)}}, "d2": {"rel_c": {"R": (0, 1, 1)}}}
+    b = {"d0": {"rel_c": {"R": (0, 0, 1)}}, "d1": {"rel_c": {"S": (0, 1, 1), "T": (0, 1, 0)}}, "d2": {"rel_c": {"R": (1, 1, 1)}}}
+
+    def macro(system: Dict[str, Dict[str, Dict[str, tuple]]]) -> float:
+        summed: Dict[str, List[int]] = {}
+        for doc in system.values():
+            for label, c in doc["rel_c"].items():
+                summed[label] = [x + y for x, y in zip(summed.get(label, [0, 0, 0]), c)]
+        return macro_prf({k: tuple(v) for k, v in summed.items()})[2]
+
+    observed = abs(macro(a) - macro(b))
+    hits = 0
+    for swap in itertools.product((False, True), repeat=3):
+        docs = sorted(a)
+        a2 = {d: (b if s else a)[d] for d, s in zip(docs, swap)}
+        b2 = {d: (a if s else b)[d] for d, s in zip(docs, swap)}
+        hits += abs(macro(a2) - macro(b2)) >= observed - 1e-12
+    assert paired_permutation_test_macro(a, b, "rel_c", exact=True) == pytest.approx(hits / 8)
+    assert paired_permutation_test_macro(a, a, "rel_c", trials=200) == 1.0
+    with pytest.raises(ValueError, match="unknown metric 'rel_i' for macro F1"):
+        paired_permutation_test_macro(a, b, "rel_i")

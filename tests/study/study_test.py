@@ -182,6 +182,24 @@ def test_tables_from_constructed_runs(tmp_path: Path) -> None:
     assert (out / "approaches.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_macro_table_shows_micro_and_macro_of_the_runs_that_have_them(tmp_path: Path) -> None:
+    study = Study(smoke_settings(tmp_path / "study", approaches=["a4", "a8"]))
+    for seed, macro in zip(SEEDS, (0.5, 0.7)):
+        write_run(study, seed, "a4", documents(1))  # micro F1 50 on every metric
+        path = study.metrics_file(seed, "a4")
+        run = json.loads(path.read_text(encoding="utf-8"))
+        run["metrics"].update({f"{name}_macro_f1": macro for name in ("ent_c", "rel_c", "strict_rel_c")})
+        path.write_text(json.dumps(run), encoding="utf-8")
+        write_run(study, seed, "a8", documents(2))  # evaluated before macro F1: not in the table
+    out = StudyTables(study).write()
+    rows = {row["row"]: row for row in csv.DictReader(open(out / "macro.csv", encoding="utf-8"))}
+    assert list(rows) == ["a4 Ner-Re"]
+    assert float(rows["a4 Ner-Re"]["Rel+-C mean"]) == pytest.approx(50.0)
+    assert float(rows["a4 Ner-Re"]["Rel+-C macro mean"]) == pytest.approx(60.0)
+    assert float(rows["a4 Ner-Re"]["Ent-C macro std"]) == pytest.approx(20 / 2 ** 0.5, abs=1e-3)
+    assert "### Macro F1" in (out / "tables.md").read_text(encoding="utf-8")
+
+
 def test_bad_settings_are_refused_with_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match="unknown approach"):
         Study(smoke_settings(tmp_path, approaches=["a9"]))
