@@ -101,7 +101,7 @@ def test_every_approach_is_listed() -> None:
         "ei_nerre", "ei_nerre_star", "nerre_star", "gold_ri_rc", "gold_re",
     }
     for name in STAGES:
-        for dataset in ("scierc", "ace05"):
+        for dataset in ("scierc", "ace05", "conll04"):
             assert (REPO_ROOT / f"training_configs/approaches/{dataset}_{name}.jsonnet").exists()
 
 

@@ -8,10 +8,10 @@
 // and `allennlp ere-train` / `ere-approach` / `ere-study` set them from the ERE_<NAME> environment
 // variables (ERE_EPOCHS=3, ERE_ENCODER=...) and --setting NAME=VALUE (docs/reference.md, "Configs and their settings").
 {
-  encoder: null,  // hub name or local folder; null = SciBERT (SciERC) / bert-base-uncased (ACE05)
+  encoder: null,  // hub name or local folder; null = SciBERT (SciERC) / bert-base-uncased (ACE05) / bert-base-cased (CoNLL04)
   data_dir: null,  // folder with train.json, dev.json (test.json); null = data/<dataset>
   epochs: null,  // null = Table 7 (100/200/300 by module and dataset)
-  lr: null,  // null = 1e-5 (SciERC) / 2e-5 (ACE05), or the recipe's
+  lr: null,  // null = 1e-5 (SciERC) / 2e-5 (ACE05) / 5e-5 (CoNLL04), or the recipe's
   head_lr: null,  // null = lr for all parameters (the paper); else the lr of all but the encoder
   batch_size: 20,
   max_length: 512,  // word pieces per encoder window; longer sentences are folded

@@ -1,0 +1,3 @@
+// Approach gold_ri_rc on conll04: stages listed in training_configs/lib/approach.libsonnet.
+local approach = import "../lib/approach.libsonnet";
+approach.named("conll04", "gold_ri_rc")
