@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import pytest
 
-from ere_allennlp.metrics.ere_f1 import METRIC_NAMES, prf
+from ere_allennlp.metrics.ere_f1 import MACRO_METRICS, METRIC_NAMES, prf
 from ere_allennlp.study import Study, StudyError, StudySettings, StudyTables, document_counts
 from ere_allennlp import configs
 from ere_allennlp.commands.study import RunStudy, settings_from_args
@@ -50,7 +50,7 @@ def test_smoke_study_writes_every_table_and_the_plot(smoke_study: Path) -> None:
     assert set(results["approaches"]) == set(configs.approaches())
     for approach, figures in results["approaches"].items():
         assert set(figures["seeds"]) == {"1", "2"}
-        assert set(figures["mean"]) == {f"{m}_{k}" for m in METRIC_NAMES for k in ("p", "r", "f1")}
+        assert set(figures["mean"]) == {f"{m}_{k}" for m in METRIC_NAMES + MACRO_METRICS for k in ("p", "r", "f1")}
     assert set(results["spans"]) == {"pruner", "ei"}
     # 28 pairs of Table 2's approaches x 6 metrics
     assert len(results["significance"]) == 28 * 6
