@@ -38,12 +38,16 @@ LAYERS: Dict[str, Tuple[Sequence[str], Sequence[str]]] = {
     "study": (("study",), ("base", "alignment", "analysis", "approach_archive", "archival", "readers", "metrics",
                            "models")),
     "api": (("api",), ("base", "archival", "predictors")),
+    "convert": (("convert",), ("base", "readers")),
+    "spacy_component": (("spacy_component",), ("base", "archival", "models", "api")),
     "commands": (("commands",), ("base", "archival", "data", "metrics", "nn", "readers", "models", "predictors",
-                                 "alignment", "approach_archive", "training", "analysis", "corpus", "study", "api")),
+                                 "alignment", "approach_archive", "training", "analysis", "corpus", "study", "api",
+                                 "convert")),
     "package": (("",), ("base", "archival", "data", "metrics", "nn", "readers", "models", "predictors", "alignment",
-                        "approach_archive", "training", "analysis", "corpus", "study", "api", "commands")),
+                        "approach_archive", "training", "analysis", "corpus", "study", "api", "convert", "commands")),
     "cli": (("cli",), ("base", "archival", "data", "metrics", "nn", "readers", "models", "predictors", "alignment",
-                       "approach_archive", "training", "analysis", "corpus", "study", "api", "commands", "package")),
+                       "approach_archive", "training", "analysis", "corpus", "study", "api", "convert",
+                       "spacy_component", "commands", "package")),
 }
 
 # Imports of ere_allennlp modules inside a function, and why each is not at module level. Every
