@@ -33,6 +33,12 @@ ROWS: List[Tuple[str, str, str, Optional[Tuple[float, bool]]]] = [
     ("NerRe*, + relation_arguments_as_entities", "base", "nerre_star", (0.0, True)),
     ("NerRe*, + entity_loss_spans all", "all", "nerre_star", (0.0, False)),
     ("NerRe*, + entity_loss_spans all + arguments as entities", "all", "nerre_star", (0.0, True)),
+    # Table 7's proportion (the recipe's table7_epoch_ratio): NerRe / NerRe* 5 epochs, Ner and Re 3.
+    ("NerRe, 5 epochs, without the argument rule", "base_e5", "nerre", (0.0, False)),
+    ("NerRe, 5 epochs, cpu recipe (a8)", "base_e5", "nerre", (0.0, True)),
+    ("NerRe, 5 epochs, + entity_loss_spans all + arguments as entities", "all_e5", "nerre", (0.0, True)),
+    ("NerRe*, 5 epochs, without the argument rule", "base_e5", "nerre_star", (0.0, False)),
+    ("NerRe*, 5 epochs, cpu recipe", "base_e5", "nerre_star", (0.0, True)),
 ]
 
 

@@ -185,6 +185,12 @@ def test_cpu_recipe_options() -> None:
     star = read(configs.module_config("scierc", "nerre_star"), recipe="cpu")
     assert "diagnostic_metrics" not in star["model"] and star["model"]["relation_arguments_as_entities"] is True
     assert nerre["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.1
+    # table7_epoch_ratio: with `epochs`, the modules Table 7 trains longer keep its proportion (rounded up)
+    epochs = {(dataset, module): read(configs.module_config(dataset, module), recipe="cpu", epochs=3)["trainer"]["num_epochs"]
+              for dataset in ("scierc", "ace05", "conll04") for module in ("ner", "ecre", "pruner", "nerri", "nerre", "nerre_star")}
+    assert epochs == {(d, m): (3 if m in ("ner", "ecre", "pruner") else 6 if d == "ace05" else 5) for d, m in epochs}
+    assert read(configs.module_config("scierc", "nerre"), epochs=3)["trainer"]["num_epochs"] == 3  # no recipe: every module
+    assert nerre["trainer"]["num_epochs"] == 300 and re["trainer"]["num_epochs"] == 200  # no `epochs`: Table 7's
     assert nerre["trainer"]["optimizer"]["lr"] == 1e-4 and paper["trainer"]["optimizer"]["lr"] == 1e-5
     # an explicit setting wins over the recipe
     assert read(configs.module_config("scierc", "nerre"), recipe="cpu", lr=3e-5)["trainer"]["optimizer"]["lr"] == 3e-5

@@ -39,7 +39,8 @@ class RunStudy(Subcommand):
         sub.add_argument("--approaches", nargs="+", default=default_of("approaches"), choices=approaches,
                          help="approaches to build and evaluate (default all: a1-a8, the Table 3, 5, 6 variants)")
         sub.add_argument("--encoder", default="", help="transformer name or folder (default: the paper's for the dataset)")
-        sub.add_argument("--epochs", default="", help="epochs of every module (default: Table 7's 100-300)")
+        sub.add_argument("--epochs", default="", help="epochs of every module (default: Table 7's 100-300); with --recipe cpu, NerRi / NerRe / "
+                         "NerRe* keep Table 7's proportion (ceil: 3 -> 5 on SciERC)")
         sub.add_argument("--lr", default="", help="learning rate (default: Table 7's)")
         sub.add_argument("--head-lr", default="", help="learning rate of all but the encoder (default: --lr)")
         batch_size, max_length, cuda_device = (default_of(n) for n in ("batch_size", "max_length", "cuda_device"))
