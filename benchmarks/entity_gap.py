@@ -37,6 +37,7 @@ ROWS: List[Tuple[str, str, str, Optional[Tuple[float, bool]]]] = [
     ("NerRe, 5 epochs, without the argument rule", "base_e5", "nerre", (0.0, False)),
     ("NerRe, 5 epochs, cpu recipe (a8)", "base_e5", "nerre", (0.0, True)),
     ("NerRe, 5 epochs, + entity_loss_spans all + arguments as entities", "all_e5", "nerre", (0.0, True)),
+    ("NerRe, 5 epochs, + ternary_null_labels none + arguments as entities", "tnone_e5", "nerre", (0.0, True)),
     ("NerRe*, 5 epochs, without the argument rule", "base_e5", "nerre_star", (0.0, False)),
     ("NerRe*, 5 epochs, cpu recipe", "base_e5", "nerre_star", (0.0, True)),
 ]
