@@ -178,6 +178,8 @@ def test_cpu_recipe_options() -> None:
     assert nerre["model"]["null_relation_weight"] == 0.3  # pruned modules only
     assert "null_relation_weight" not in re["model"] and "null_relation_weight" not in paper["model"]
     assert nerre["model"]["relation_arguments_as_entities"] is True  # pruned modules only (#22)
+    assert nerre["model"]["ternary_null_labels"] == "none"  # pruned modules only (#22)
+    assert "ternary_null_labels" not in re["model"] and "ternary_null_labels" not in paper["model"]
     assert "relation_arguments_as_entities" not in re["model"] and "relation_arguments_as_entities" not in paper["model"]
     ecre = read(configs.module_config("scierc", "ecre"), recipe="cpu")
     assert ecre["model"]["diagnostic_metrics"] is True and nerre["model"]["diagnostic_metrics"] is True  # mean-field modules
