@@ -42,7 +42,7 @@ local recipes = {
       // Mean field (NerRe, NerRi; NerRe* has none): only real entity and relation labels take part
       // in the ternary factors (not the paper's: it keeps every label). NerRe at 5 epochs, SciERC dev,
       // 3 seeds: Ent-C 61.77 -> 63.14 (NerRe* 63.13, Ner 63.85), Rel-C -1.7, Rel+-C 21.83 -> 21.65
-      // (a tie; a4 19.38): the entity decisions mean field flipped fall from ~20 to ~3 per 100 gold
+      // (a tie; a4 19.38): the entity decisions mean field flipped fall from ~20 to 2-5 per 100 gold
       // entities (docs/joint_learning.md, "Table 7's proportion").
       ternary_null_labels: "none",
     },
