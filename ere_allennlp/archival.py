@@ -156,6 +156,50 @@ def read_manifest(path: str) -> Optional[Dict[str, Any]]:
     return read_json_member(path, MANIFEST_NAME)
 
 
+def archive_manifest(path: str) -> Dict[str, Any]:
+    """What ``allennlp ere-info --json`` prints for the archive `path`: its manifest, or for an
+    archive without one what its config says. A truncated or corrupted archive is an error even
+    where its manifest is still readable."""
+    if os.path.isfile(path) and not complete(path):
+        raise damaged_archive(path, EOFError("the archive ends early or is damaged"))
+    manifest = read_manifest(path)
+    return manifest if manifest is not None else _manifest_from_config(path)
+
+
+def _manifest_from_config(path: str) -> Dict[str, Any]:
+    config = read_json_member(path, CONFIG_NAME)
+    if config is None or "model" not in config:
+        raise ConfigurationError(f"{path}: not a model archive (no config.json with a model)")
+    model = config["model"]
+    names = encoder_names(model) or encoder_names(config.get("dataset_reader", {}))
+    if model.get("type") == "ere_approach":
+        return {
+            "kind": "approach",
+            "manifest": None,
+            "note": (
+                "no manifest: built before approach archives held their stages; it loads only where these stage "
+                "archives are. Rebuild it with `allennlp ere-approach <approach config> -s <folder>`."
+            ),
+            "gold_entities": model.get("gold_entities", False),
+            "stages": [{"index": k + 1, "module": None, "source_archive": s} for k, s in enumerate(model.get("stages", []))],
+            "encoders": [{"directory": None, "name": n} for n in names],
+        }
+    pruner = model.get("pruner")
+    return {
+        "kind": "module",
+        "manifest": None,
+        "note": "no manifest: trained without the portable_archive callback (see README)",
+        "module": model.get("type"),
+        "encoder": names[0] if names else None,
+        "train_data_path": config.get("train_data_path"),
+        "validation_data_path": config.get("validation_data_path"),
+        "best_validation_metrics": None,
+        "pruner": pruner if pruner is None or pruner.get("type") != "from_archive" else {
+            "source_archive": pruner.get("archive_file"), "note": "loaded from this path at every load"
+        },
+    }
+
+
 def extract_members(path: str, target: str, names: List[str], optional: Sequence[str] = ()) -> None:
     """Extracts the members `names` and `optional` (files, or folders with what is under them)
     of the tar.gz `path` into `target`; raises if one of `names` is missing."""

@@ -40,14 +40,16 @@ LAYERS: Dict[str, Tuple[Sequence[str], Sequence[str]]] = {
     "api": (("api",), ("base", "archival", "predictors")),
     "convert": (("convert",), ("base", "readers")),
     "spacy_component": (("spacy_component",), ("base", "archival", "models", "api")),
+    "serve": (("serve",), ("base", "archival", "predictors", "api", "analysis")),
     "commands": (("commands",), ("base", "archival", "data", "metrics", "nn", "readers", "models", "predictors",
                                  "alignment", "approach_archive", "training", "analysis", "corpus", "study", "api",
-                                 "convert")),
+                                 "convert", "serve")),
     "package": (("",), ("base", "archival", "data", "metrics", "nn", "readers", "models", "predictors", "alignment",
-                        "approach_archive", "training", "analysis", "corpus", "study", "api", "convert", "commands")),
+                        "approach_archive", "training", "analysis", "corpus", "study", "api", "convert", "serve",
+                        "commands")),
     "cli": (("cli",), ("base", "archival", "data", "metrics", "nn", "readers", "models", "predictors", "alignment",
                        "approach_archive", "training", "analysis", "corpus", "study", "api", "convert",
-                       "spacy_component", "commands", "package")),
+                       "spacy_component", "serve", "commands", "package")),
 }
 
 # Imports of ere_allennlp modules inside a function, and why each is not at module level. Every
@@ -59,6 +61,11 @@ FUNCTION_LEVEL: Dict[Tuple[str, str], str] = {
         "dependency needs it (ray is imported in ray_support.require_ray)",
     ("ere_allennlp.commands.predict_corpus", "ere_allennlp.corpus.plan"): "as above",
     ("ere_allennlp.commands.predict_corpus", "ere_allennlp.ray_support"): "as above",
+    ("ere_allennlp.commands.serve", "ere_allennlp.serve.dependencies"):
+        "the service's modules import FastAPI, uvicorn and prometheus-client (the optional `serve` extra) at module "
+        "level: the subcommand imports them only when it runs, so that registering it needs none of them",
+    ("ere_allennlp.commands.serve", "ere_allennlp.serve.ray_app"): "as above, and Ray Serve",
+    ("ere_allennlp.commands.serve", "ere_allennlp.serve.server"): "as above",
     ("ere_allennlp.cli", "ere_allennlp"):
         "the `ere` command imports the package after AllenNLP's plugins (issue 23 item 5, being written elsewhere: "
         "to review when it lands)",

@@ -10,14 +10,9 @@ from typing import Any, Dict, List, Mapping, Sequence
 from ere_allennlp.analysis.breakdown import Breakdown
 from ere_allennlp.atomic import atomic_path
 
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
-header{position:sticky;top:0;background:#f6f6f6;border-bottom:1px solid #ccc;padding:8px 12px;z-index:2}
-header label{margin-right:12px}
-main{padding:8px 12px}
-.doc{border-top:2px solid #999;margin-top:10px}
-.doc h2{font-size:14px;margin:6px 0}
-.sentence{display:grid;grid-template-columns:repeat(3,1fr);gap:8px;border-top:1px dotted #ccc;padding:4px 0}
+# How entities and relations are drawn: shared with the page of `allennlp ere-serve`
+# (ere_allennlp/serve/page.py), whose items all have the kind "predicted".
+VIEW_STYLE = """
 .view h3{font-size:11px;margin:0;color:#666;text-transform:uppercase}
 .tok{padding:0 1px}
 .ent{border-radius:3px;padding:0 2px;border:1px solid #888}
@@ -29,13 +24,25 @@ main{padding:8px 12px}
 .spurious,.argument_not_an_entity,.both_arguments_entities{background:#ffc9c9}
 .missed,.argument_not_found{background:#e4e4e4;text-decoration:underline dotted}
 .no_relation,.wrong_label,.reversed{background:#d9e6ff}
+.predicted{background:#dcebff}
+"""
+
+_STYLE = VIEW_STYLE + """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
+header{position:sticky;top:0;background:#f6f6f6;border-bottom:1px solid #ccc;padding:8px 12px;z-index:2}
+header label{margin-right:12px}
+main{padding:8px 12px}
+.doc{border-top:2px solid #999;margin-top:10px}
+.doc h2{font-size:14px;margin:6px 0}
+.sentence{display:grid;grid-template-columns:repeat(3,1fr);gap:8px;border-top:1px dotted #ccc;padding:4px 0}
 .hidden{display:none}
 #summary{color:#555;margin-left:8px}
 """
 
-_SCRIPT = r"""
-const data = JSON.parse(document.getElementById('ere-data').textContent);
-const main = document.querySelector('main');
+# `esc` and `view(tokens, entities, relations, title, side)`: one sentence's tokens with its entities
+# ([start, end, label, kind], sentence offsets, ends inclusive) as coloured spans and its relations
+# ([hs, he, ts, te, label, kind]) as lines under it; shared with the page of `allennlp ere-serve`.
+VIEW_SCRIPT = r"""
 function esc(s){return String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
 function view(tokens, ents, rels, title, side){
   const starts = {}, ends = {};
@@ -55,6 +62,11 @@ function view(tokens, ents, rels, title, side){
   });
   return out + '</div>';
 }
+"""
+
+_SCRIPT = VIEW_SCRIPT + r"""
+const data = JSON.parse(document.getElementById('ere-data').textContent);
+const main = document.querySelector('main');
 function render(){
   const a = document.getElementById('approach-a').value, b = document.getElementById('approach-b').value;
   let out = '';

@@ -1,13 +1,10 @@
 """`allennlp ere-info ARCHIVE`: what a module or approach archive holds, from its manifest."""
 import argparse
 import json
-import os
 import sys
 from typing import Any, Dict, List, Optional
 
 from allennlp.commands.subcommand import Subcommand
-from allennlp.common.checks import ConfigurationError
-from allennlp.models.archival import CONFIG_NAME
 from overrides import overrides
 
 from ere_allennlp import archival
@@ -45,48 +42,10 @@ def info_from_args(args: argparse.Namespace) -> None:
 def describe(path: str, as_json: bool = False) -> str:
     """The text (or JSON) `allennlp ere-info` prints for the archive `path`; a truncated or
     corrupted archive is an error even where its manifest is still readable."""
-    if os.path.isfile(path) and not archival.complete(path):
-        raise archival.damaged_archive(path, EOFError("the archive ends early or is damaged"))
-    manifest = archival.read_manifest(path)
-    if manifest is None:
-        manifest = _from_config(path)
+    manifest = archival.archive_manifest(path)
     if as_json:
         return json.dumps(manifest, indent=2) + "\n"
     return "\n".join(_text(path, manifest)) + "\n"
-
-
-def _from_config(path: str) -> Dict[str, Any]:
-    config = archival.read_json_member(path, CONFIG_NAME)
-    if config is None or "model" not in config:
-        raise ConfigurationError(f"{path}: not a model archive (no config.json with a model)")
-    model = config["model"]
-    names = archival.encoder_names(model) or archival.encoder_names(config.get("dataset_reader", {}))
-    if model.get("type") == "ere_approach":
-        return {
-            "kind": "approach",
-            "manifest": None,
-            "note": (
-                "no manifest: built before approach archives held their stages; it loads only where these stage "
-                "archives are. Rebuild it with `allennlp ere-approach <approach config> -s <folder>`."
-            ),
-            "gold_entities": model.get("gold_entities", False),
-            "stages": [{"index": k + 1, "module": None, "source_archive": s} for k, s in enumerate(model.get("stages", []))],
-            "encoders": [{"directory": None, "name": n} for n in names],
-        }
-    pruner = model.get("pruner")
-    return {
-        "kind": "module",
-        "manifest": None,
-        "note": "no manifest: trained without the portable_archive callback (see README)",
-        "module": model.get("type"),
-        "encoder": names[0] if names else None,
-        "train_data_path": config.get("train_data_path"),
-        "validation_data_path": config.get("validation_data_path"),
-        "best_validation_metrics": None,
-        "pruner": pruner if pruner is None or pruner.get("type") != "from_archive" else {
-            "source_archive": pruner.get("archive_file"), "note": "loaded from this path at every load"
-        },
-    }
 
 
 def _metrics(values: Optional[Dict[str, Any]], epoch: Any) -> str:

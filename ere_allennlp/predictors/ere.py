@@ -1,7 +1,7 @@
 """Document-level prediction: DyGIE JSON (or raw text) in, DyGIE-style predictions out."""
 import json
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict, sanitize
@@ -22,9 +22,10 @@ ERROR_KEY = "_ere_error"
 _SENTENCIZER = None
 
 
-def split_text(text: str) -> List[List[str]]:
-    """Raw text -> tokenised sentences with spaCy's blank English pipeline and its rule-based
-    sentencizer (no model download)."""
+def split_text_with_offsets(text: str) -> List[List[Tuple[str, int, int]]]:
+    """Raw text -> sentences of ``(token, start, end)``: each token with its character offsets in
+    `text` (``text[start:end] == token``), split with spaCy's blank English pipeline and its
+    rule-based sentencizer (no model download). Whitespace tokens and empty sentences are left out."""
     global _SENTENCIZER
     if _SENTENCIZER is None:
         import spacy
@@ -32,8 +33,13 @@ def split_text(text: str) -> List[List[str]]:
         _SENTENCIZER = spacy.blank("en")
         _SENTENCIZER.add_pipe("sentencizer")
     doc = _SENTENCIZER(text)
-    sentences = [[t.text for t in sent if not t.is_space] for sent in doc.sents]
+    sentences = [[(t.text, t.idx, t.idx + len(t.text)) for t in sent if not t.is_space] for sent in doc.sents]
     return [s for s in sentences if s]
+
+
+def split_text(text: str) -> List[List[str]]:
+    """Raw text -> tokenised sentences (`split_text_with_offsets` without the offsets)."""
+    return [[token for token, _, _ in sentence] for sentence in split_text_with_offsets(text)]
 
 
 @Predictor.register("ere")

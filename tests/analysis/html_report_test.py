@@ -2,34 +2,14 @@
 through selenium; nothing is downloaded): the entities and relations rendered equal the input,
 the filters and the search hide and show what they should, and a screenshot is not blank."""
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from ere_allennlp.analysis.html import write_report
 from ere_allennlp.analysis.report import breakdown_of
+from tests.browser import headless_browser as _browser
 from tests.conftest import FIXTURES
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def _browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip(f"no browser: {CHROMIUM} and {CHROMEDRIVER} are needed (Debian: apt-get install chromium "
-                    "chromium-driver; .ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in requirements/dev.txt")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000"):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    return webdriver.Chrome(options=options, service=service)
-
 
 def _predictions(tmp_path: Path):
     gold = FIXTURES / "data" / "test.json"

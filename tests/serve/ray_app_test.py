@@ -1,0 +1,42 @@
+"""``allennlp ere-serve --ray`` on a local Ray (127.0.0.1, 2 CPUs, 2 replicas): the same routes and
+answers as ``allennlp predict``, 16 concurrent requests all answered by replicas batching with
+``@serve.batch``, a JSON error for a bad request, and a clean stop on SIGTERM."""
+import concurrent.futures
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.serve.conftest import TEXTS, Server, documents_of
+from tests.serve.server_test import assert_same_prediction
+from tests.spacy_component.component_test import allennlp_predict
+
+if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serve") is None:
+    pytest.skip("Ray Serve is not installed (requirements/ray.txt)", allow_module_level=True)
+
+pytestmark = pytest.mark.xdist_group("serve")
+
+
+def test_ray_serve_answers_as_allennlp_predict(archives, tmp_path: Path) -> None:
+    server = Server(archives.a4, "--ray", "--replicas", "2", "--num-cpus", "2", "--max-batch-size", "4",
+                    "--max-wait-ms", "50", log=tmp_path / "server.log")
+    try:
+        inputs = documents_of(TEXTS)
+        expected = allennlp_predict(archives.a4, inputs, tmp_path)
+        answers = server.post({"documents": inputs}).json()["documents"]
+        for got, want in zip(answers, expected):
+            assert_same_prediction(got, want)
+        bodies = [{"text": TEXTS[n % len(TEXTS)], "doc_key": f"doc{n % len(TEXTS)}"} for n in range(16)]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(server.post, bodies))
+        assert [r.status_code for r in responses] == [200] * 16
+        for n, response in enumerate(responses):
+            assert_same_prediction(response.json()["documents"][0], expected[n % len(TEXTS)])
+        info = server.client.get("/v1/info").json()
+        assert info["engine"] == "ray_serve" and info["forward_passes"] >= 1
+        assert info["manifest"]["kind"] == "approach"
+        bad = server.post({"documents": [{"sentences": "not a list"}]})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "documents[0].sentences"
+    finally:
+        status = server.stop(timeout=120)
+    assert status == 0, server.tail()
