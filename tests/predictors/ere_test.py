@@ -296,3 +296,36 @@ def test_dump_line_on_a_real_sentence_instance(forced_predictor, reader, tmp_pat
     assert spans(dumped["predicted_ner"]) == expected_ner(DOC_A["sentences"])[1]
     document_level = forced_predictor.predict_json(DOC_A)
     assert sorted(dumped["predicted_ner"]) == sorted(document_level["predicted_ner"][1])
+
+
+# ---------------------------------------------------------------- sentences per pass
+def test_sentences_go_through_the_model_sorted_by_length_in_capped_passes(vocab, reader, monkeypatch) -> None:
+    torch.manual_seed(0)
+    model = NerRe(vocab, embedder=make_embedder(), max_span_width=L, span_width_dim=8, span_hidden_dim=8,
+                  relation_hidden_dim=8)
+    documents = [json.loads(line) for line in open(TRAIN, encoding="utf-8")][:4]
+    lengths = [len(s) for d in documents for s in d["sentences"]]
+    assert len(lengths) > 5 and len(set(lengths)) > 3
+    results = {}
+    for per_pass in (1, 3, 1000):
+        predictor = ErePredictor(model, reader, sentences_per_pass=per_pass)
+        passes: List[List[int]] = []
+        original = predictor.predict_batch_instance
+
+        def recording(instances, original=original, passes=passes):
+            passes.append([len(i["tokens"]) for i in instances])
+            return original(instances)
+
+        monkeypatch.setattr(predictor, "predict_batch_instance", recording)
+        results[per_pass] = predictor.predict_batch_json(documents)
+        assert [n for p in passes for n in p] == sorted(lengths)
+        assert all(len(p) <= per_pass for p in passes) and len(passes) == -(-len(lengths) // per_pass)
+    for per_pass in (1, 3):  # the same predictions, in the same places, to float rounding
+        for got, expected in zip(results[per_pass], results[1000]):
+            for key in ("predicted_ner", "predicted_relations"):
+                assert [[r[:-1] for r in s] for s in got[key]] == [[r[:-1] for r in s] for s in expected[key]]
+                assert [r[-1] for s in got[key] for r in s] == pytest.approx(
+                    [r[-1] for s in expected[key] for r in s], abs=1e-5)
+    assert sum(len(s) for r in results[1000] for s in r["predicted_ner"]) > 0
+    with pytest.raises(Exception, match="sentences_per_pass must be at least 1"):
+        ErePredictor(model, reader, sentences_per_pass=0)
