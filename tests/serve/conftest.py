@@ -35,7 +35,8 @@ class Server:
     """``allennlp ere-serve ARCHIVE --port <free port> OPTIONS`` in a subprocess, ready (``/health``
     200) when the constructor returns; `stop` sends SIGTERM and returns the exit status."""
 
-    def __init__(self, archive: str, *options: str, log: Optional[Path] = None) -> None:
+    def __init__(self, archive: str, *options: str, log: Optional[Path] = None,
+                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
         self.port = free_port()
         self.url = f"http://{LOCAL}:{self.port}"
         self.log = log
@@ -45,10 +46,10 @@ class Server:
         self.output = open(log, "wb") if log else subprocess.DEVNULL
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=self.output, stderr=subprocess.STDOUT)
         self.client = httpx.Client(base_url=self.url, timeout=60.0)
-        self._wait_ready()
+        self._wait_ready(ready_timeout_s)
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"ere-serve exited with {self.process.returncode}: {self.tail()}")
@@ -59,7 +60,7 @@ class Server:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"ere-serve not ready within {READY_TIMEOUT_S} s: {self.tail()}")
+        raise RuntimeError(f"ere-serve not ready within {timeout_s} s: {self.tail()}")
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log and self.log.exists() else "(no log)"

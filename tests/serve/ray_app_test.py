@@ -19,7 +19,8 @@ pytestmark = pytest.mark.xdist_group("serve")
 
 def test_ray_serve_answers_as_allennlp_predict(archives, tmp_path: Path) -> None:
     server = Server(archives.a4, "--ray", "--replicas", "2", "--num-cpus", "2", "--max-batch-size", "4",
-                    "--max-wait-ms", "50", log=tmp_path / "server.log")
+                    "--max-wait-ms", "50", log=tmp_path / "server.log",
+                    ready_timeout_s=600)  # Ray starts a worker process per replica: minutes on a busy CPU
     try:
         inputs = documents_of(TEXTS)
         expected = allennlp_predict(archives.a4, inputs, tmp_path)
