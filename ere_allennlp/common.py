@@ -24,6 +24,22 @@ class Relation(NamedTuple):
     label: Optional[str] = None  # None: identified only (Ri)
 
 
+_SENTENCIZER: Optional[Any] = None
+
+
+def blank_sentencizer() -> Any:
+    """``spacy.blank("en")`` with its rule-based ``sentencizer`` (no model download), built once per
+    process: how raw text is split into sentences and tokens (the ``ere`` predictor, the brat
+    converter)."""
+    global _SENTENCIZER
+    if _SENTENCIZER is None:
+        import spacy  # heavy, and only raw text needs it
+
+        _SENTENCIZER = spacy.blank("en")
+        _SENTENCIZER.add_pipe("sentencizer")
+    return _SENTENCIZER
+
+
 def sentence_offsets(sentences: List[List[str]]) -> List[int]:
     """Document offset of the first token of each sentence."""
     offsets, total = [], 0

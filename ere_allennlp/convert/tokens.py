@@ -3,22 +3,12 @@ rule-based sentencizer, no model download), tokens split at annotation boundarie
 merged where an entity crosses a sentence boundary."""
 import bisect
 import re
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from ere_allennlp.common import blank_sentencizer
 
 CharSpan = Tuple[int, int]  # character offsets, end exclusive
 _NON_SPACE = re.compile(r"\S+")
-_PIPELINE: Optional[Any] = None
-
-
-def _pipeline() -> Any:
-    """``spacy.blank("en")`` with the ``sentencizer`` pipe, built once per process."""
-    global _PIPELINE
-    if _PIPELINE is None:
-        import spacy  # heavy, and only the brat reader needs it
-
-        _PIPELINE = spacy.blank("en")
-        _PIPELINE.add_pipe("sentencizer")
-    return _PIPELINE
 
 
 def spacy_sentences(text: str) -> List[List[CharSpan]]:
@@ -26,7 +16,7 @@ def spacy_sentences(text: str) -> List[List[CharSpan]]:
     whitespace is never part of a token (whitespace-only tokens are dropped, and a token with
     whitespace inside, which spaCy does not make, would be cut there), and sentences left
     without a token are dropped."""
-    nlp = _pipeline()
+    nlp = blank_sentencizer()
     nlp.max_length = max(nlp.max_length, len(text) + 1)
     sentences = []
     for sentence in nlp(text).sents:

@@ -11,7 +11,7 @@ from allennlp.predictors.predictor import Predictor
 from overrides import overrides
 
 from ere_allennlp.predictors import atomic_output
-from ere_allennlp.common import shifted_predictions
+from ere_allennlp.common import blank_sentencizer, shifted_predictions
 from ere_allennlp.dataset_readers.ere_json import Document, EreDataError, EreJsonReader, parse_document
 
 logger = logging.getLogger(__name__)
@@ -19,20 +19,13 @@ logger = logging.getLogger(__name__)
 # Keys that `load_line` adds to an input record: where it came from, and why it is unreadable.
 WHERE_KEY = "_ere_where"
 ERROR_KEY = "_ere_error"
-_SENTENCIZER = None
 
 
 def split_text_with_offsets(text: str) -> List[List[Tuple[str, int, int]]]:
     """Raw text -> sentences of ``(token, start, end)``: each token with its character offsets in
     `text` (``text[start:end] == token``), split with spaCy's blank English pipeline and its
     rule-based sentencizer (no model download). Whitespace tokens and empty sentences are left out."""
-    global _SENTENCIZER
-    if _SENTENCIZER is None:
-        import spacy
-
-        _SENTENCIZER = spacy.blank("en")
-        _SENTENCIZER.add_pipe("sentencizer")
-    doc = _SENTENCIZER(text)
+    doc = blank_sentencizer()(text)
     sentences = [[(t.text, t.idx, t.idx + len(t.text)) for t in sent if not t.is_space] for sent in doc.sents]
     return [s for s in sentences if s]
 

@@ -107,8 +107,6 @@ class Batcher:
         if item.counted:
             item.counted = False
             self._waiting -= 1
-            if self.metrics is not None:
-                self.metrics.queue.set(self._waiting)
 
     async def submit(self, records: List[Dict[str, Any]]) -> List[Result]:
         """The results of `records` (dicts as ``allennlp predict`` writes them, or a `ServeError`
@@ -122,8 +120,6 @@ class Batcher:
             item.future.add_done_callback(lambda _, item=item: self._release(item) if item.future.cancelled() else None)
         self._queue.extend(items)
         self._waiting += len(items)
-        if self.metrics is not None:
-            self.metrics.queue.set(self._waiting)
         self._wakeup.set()
         return list(await asyncio.gather(*(item.future for item in items)))
 
