@@ -74,9 +74,6 @@ def create_app(settings: ServeSettings, engine: Optional[Any] = None, metrics: O
 
     app = fastapi.FastAPI(title="ere_allennlp", version=archival.package_version(), lifespan=lifespan,
                           docs_url=None, redoc_url=None)  # their pages fetch scripts from a CDN
-    app.state.engine = engine
-    app.state.metrics = metrics
-    app.state.settings = settings
 
     _handle_errors(app, metrics)
     _add_routes(app, settings, engine, metrics, parser)
