@@ -7,7 +7,8 @@ import sys
 from allennlp.commands.subcommand import Subcommand
 from overrides import overrides
 
-from ere_allennlp.serve.settings import LOCAL_HOST, ServeSettings
+from ere_allennlp.ray_support import LOCAL_HOST
+from ere_allennlp.serve.settings import ServeSettings
 
 DEFAULTS = ServeSettings(archive="")
 

@@ -3,7 +3,7 @@ its limits. One place for the defaults (the command's options and docs/serve.md 
 import dataclasses
 from typing import Any, Dict, Optional
 
-from ere_allennlp.ray_support import LOCAL_HOST  # noqa: F401  (127.0.0.1; the command shows it)
+from ere_allennlp.ray_support import LOCAL_HOST
 
 
 @dataclasses.dataclass(frozen=True)
