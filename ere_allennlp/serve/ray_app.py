@@ -127,12 +127,9 @@ def serve_on_ray(settings: ServeSettings, options: RayOptions, wait: bool = True
     with ray_support.ray_session(options.address, options.num_cpus):
         from ray import serve
 
-        serve.start(http_options={"host": settings.host, "port": settings.port})
-        serve.run(deployment(settings, options), name=APPLICATION, route_prefix="/", blocking=False)
-        logger.info("serving %s on http://%s:%d with %d Ray Serve replicas", settings.archive, settings.host,
-                    settings.port, options.replicas)
-        print(f"ere-serve: ready on http://{settings.host}:{settings.port} ({options.replicas} Ray Serve replicas)",
-              flush=True)
+        # Our handlers go in before Serve starts: /health answers as soon as the replicas are up,
+        # which can be before `serve.run` returns, and a SIGTERM then must not reach the handler
+        # `ray.init` installed (it aborts the process, status -6).
         stop = {"signal": None}
 
         def on_signal(number: int, _: Any) -> None:
@@ -140,6 +137,12 @@ def serve_on_ray(settings: ServeSettings, options: RayOptions, wait: bool = True
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
+            serve.start(http_options={"host": settings.host, "port": settings.port})
+            serve.run(deployment(settings, options), name=APPLICATION, route_prefix="/", blocking=False)
+            logger.info("serving %s on http://%s:%d with %d Ray Serve replicas", settings.archive, settings.host,
+                        settings.port, options.replicas)
+            print(f"ere-serve: ready on http://{settings.host}:{settings.port} ({options.replicas} Ray Serve "
+                  "replicas)", flush=True)
             while wait and stop["signal"] is None:
                 time.sleep(0.2)
         finally:

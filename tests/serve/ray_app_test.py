@@ -2,7 +2,11 @@
 answers as ``allennlp predict``, 16 concurrent requests all answered by replicas batching with
 ``@serve.batch``, a JSON error for a bad request, and a clean stop on SIGTERM."""
 import concurrent.futures
+import contextlib
 import importlib.util
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,43 @@ if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serv
     pytest.skip("Ray Serve is not installed (requirements/ray.txt)", allow_module_level=True)
 
 pytestmark = pytest.mark.xdist_group("serve")
+
+
+def test_sigterm_while_serve_run_is_starting_stops_cleanly(monkeypatch) -> None:
+    """/health can answer before ``serve.run`` returns; a SIGTERM then must be ours to handle, not
+    the process's previous handler (Ray's aborts: status -6, the CI failure of 2026-12-06)."""
+    import ray
+
+    from ere_allennlp.serve import ray_app
+    from ere_allennlp.serve.settings import ServeSettings
+
+    calls = []
+
+    class FakeServe:
+        def start(self, **_):
+            calls.append("start")
+
+        def run(self, *_, **__):
+            os.kill(os.getpid(), signal.SIGTERM)  # the client stops the server as soon as /health is up
+            time.sleep(0.3)  # the handler runs here
+            calls.append("run")
+
+        def shutdown(self):
+            calls.append("shutdown")
+
+    def previous_handler(*_):
+        raise AssertionError("the SIGTERM reached the handler installed before ere-serve's")
+
+    before = signal.signal(signal.SIGTERM, previous_handler)
+    try:
+        monkeypatch.setattr(ray, "serve", FakeServe(), raising=False)
+        monkeypatch.setattr(ray_app.ray_support, "ray_session", lambda *_: contextlib.nullcontext(ray))
+        monkeypatch.setattr(ray_app, "deployment", lambda *_: "app")
+        ray_app.serve_on_ray(ServeSettings(archive="model.tar.gz"), ray_app.RayOptions())
+        assert calls == ["start", "run", "shutdown"]
+        assert signal.getsignal(signal.SIGTERM) is previous_handler  # given back
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def test_ray_serve_answers_as_allennlp_predict(archives, tmp_path: Path) -> None:
