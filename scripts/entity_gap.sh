@@ -8,7 +8,7 @@
 #                                                                  instead of 3, e.g. Table 7's 1.5x for NerRe)
 # Writes ROOT/pruner_s1 (one 2-epoch pruner shared by every seed, so that the options are compared
 # on the same candidates), ROOT/s<seed>_{base,all,allw,tnone}/scierc_<module> (allw: entity_loss_spans all, weighted 0.3;
-# tnone: ternary_null_labels none), each NerRe/NerRe* run's
+# tnone: ternary_null_labels none; fo: first_order_loss_weight 1 with the recipe), each NerRe/NerRe* run's
 # decoding.json (benchmarks/entity_decoding.py), ROOT/s<seed>_base/a4 (approach a4, evaluated on
 # dev), then prints benchmarks/entity_gap.py's table. The figures of docs/joint_learning.md
 # ("Issue #22") came from this script.
@@ -38,8 +38,9 @@ D='"model.diagnostic_metrics": true'
 ALL='"model.entity_loss_spans": "all"'
 ALLW="$ALL, \"model.entity_loss_all_weight\": 0.3"
 TNONE='"model.ternary_null_labels": "none"'  # tnone: only non-null labels in the ternary factors
+FO='"model.first_order_loss_weight": 1.0'  # fo: the first-order posteriors' loss beside mean field's
 # module:variant of every run, in the order they train; ONLY="nerre:base re:base" trains a subset.
-RUNS="nerre:all nerre:base ner:base nerre_star:all re:base nerre:allw nerre_star:base nerre:base_e5 nerre:all_e5 nerre_star:base_e5 nerre:tnone_e5"
+RUNS="nerre:all nerre:base ner:base nerre_star:all re:base nerre:allw nerre_star:base nerre:base_e5 nerre:all_e5 nerre_star:base_e5 nerre:tnone_e5 nerre:fo_e5"
 wanted() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 overrides() {  # module:variant -> the -o of its training (without the epochs)
   case $1 in
@@ -48,6 +49,7 @@ overrides() {  # module:variant -> the -o of its training (without the epochs)
     *:all|*:all_e*) echo "$D, $ALL" ;;
     *:allw|*:allw_e*) echo "$D, $ALLW" ;;
     *:tnone|*:tnone_e*) echo "$D, $TNONE" ;;
+    *:fo|*:fo_e*) echo "$D, $FO" ;;
   esac
 }
 for seed in $SEEDS; do

@@ -22,6 +22,8 @@ class TrainingDiagnostics:
     Reported only once counted (a module with ``entity_loss_spans="all"``, with mean field):
 
     - ``loss_ent_all``: the first-order entity loss over all candidate spans, per sentence;
+    - ``loss_ent_first_order`` / ``loss_rel_first_order``: with ``first_order_loss_weight``, the
+      entity / relation loss on the first-order posteriors, per sentence (unweighted);
     - ``mf_to_wrong_t<t>`` / ``mf_to_right_t<t>``: entity decisions that mean-field iteration t
       changed from right to wrong / from wrong to right (against the previous iteration's), per 100
       gold entities among the scored spans.

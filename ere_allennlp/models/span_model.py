@@ -61,6 +61,9 @@ class StageScores(NamedTuple):
     candidate_labels: Optional[torch.LongTensor] = None
     # Mean field with diagnostics: the entity log Q of every iteration, Q^0 first ([B, m, E] each).
     entity_history: Optional[List[torch.Tensor]] = None
+    # Mean field with ``first_order_loss_weight`` (training): the first-order log-probabilities,
+    # log_softmax of the unary scores, (entity [B, m, E] or None, relation [B, m, m, R] or None).
+    first_order_lp: Optional[Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]] = None
 
 
 
@@ -151,6 +154,12 @@ class SpanModel(ArchivePathsMixin, Model):
         entities; an argument the entity head decoded as null gets its most probable non-null
         label (with that label's probability). The paper decodes spans and pairs independently,
         so a relation can join spans that are not entities, which Rel+ then counts as wrong.
+    first_order_loss_weight : `float`, optional (default = `0.0`)
+        **Not the paper's** unless 0 (the paper trains the mean-field posterior Q^T only): with mean
+        field, add this weight times the cross-entropy of the first-order posteriors Q^0 =
+        softmax(g_i), softmax(g_ij) (the entity and relation losses NerRe* is trained with, same
+        spans, pairs and null weight) to the loss, so that the unary scorers stay classifiers on
+        their own instead of leaving the relations to the ternary factors. Decoding is unchanged.
     cache_pruned_spans : `bool`, optional (default = `True`)
         Not a departure (same outputs): a frozen pruner keeps the same top-K of a sentence every
         epoch, so its choice is computed once per sentence and reused.
@@ -195,6 +204,7 @@ class SpanModel(ArchivePathsMixin, Model):
         entity_loss_all_weight: float = 1.0,
         entity_null_offset: float = 0.0,
         relation_arguments_as_entities: bool = False,
+        first_order_loss_weight: float = 0.0,
         cache_pruned_spans: bool = True,
         diagnostic_metrics: bool = False,
         initializer: Optional[InitializerApplicator] = None,
@@ -226,6 +236,12 @@ class SpanModel(ArchivePathsMixin, Model):
         self.entity_loss_spans, self.entity_loss_all_weight = entity_loss_spans, float(entity_loss_all_weight)
         self.entity_null_offset = float(entity_null_offset)
         self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
+        if first_order_loss_weight < 0 or (first_order_loss_weight > 0 and inference is None):
+            raise ConfigurationError(
+                f"first_order_loss_weight must be >= 0, and > 0 only with mean-field 'inference'; got "
+                f"{first_order_loss_weight} for {type(self).__name__} with inference {inference!r}"
+            )
+        self.first_order_loss_weight = float(first_order_loss_weight)
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
@@ -381,7 +397,8 @@ class SpanModel(ArchivePathsMixin, Model):
         return upcast(self.entity_head.logits(scatter_real(scores, encoding.span_mask)))  # [B, m, dent]
 
     def infer(
-        self, encoding: "SpanEncoding", pair_mask: torch.Tensor, history: Optional[List[torch.Tensor]] = None
+        self, encoding: "SpanEncoding", pair_mask: torch.Tensor, history: Optional[List[torch.Tensor]] = None,
+        first_order: Optional[List[Optional[torch.Tensor]]] = None,
     ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Encoded spans -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None).
 
@@ -389,7 +406,8 @@ class SpanModel(ArchivePathsMixin, Model):
         ``use_amp``) the layers give half-precision scores, which are upcast before the
         log-softmax, the mention scores' logsumexp and mean-field inference, so the
         log-probabilities are float32. With mean field, `history` (a list) receives the entity
-        log Q of every iteration, Q^0 first."""
+        log Q of every iteration, Q^0 first, and `first_order` (a list) the first-order entity and
+        relation log-probabilities (``first_order_loss_weight``)."""
         span_mask = encoding.span_mask
         entity_logits = relation_logits = None
         if self.entity_head is not None:
@@ -402,6 +420,8 @@ class SpanModel(ArchivePathsMixin, Model):
             if self.relation_mention_scores and entity_logits is not None:
                 relation_logits = self._add_mention_scores(entity_logits, relation_logits)
         if self._inference is not None and self._ternary is not None:
+            if first_order is not None:
+                first_order.extend(None if g is None else torch.log_softmax(g, dim=-1) for g in (entity_logits, relation_logits))
             head, tail = self._ternary(encoding.vectors)  # [B, m, dt] each
             return self._inference(
                 entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask, history=history
@@ -470,9 +490,12 @@ class SpanModel(ArchivePathsMixin, Model):
         # Mean-field history only for the flip diagnostic, which needs gold labels (not when predicting).
         wants_history = self._diagnostics is not None and self._inference is not None and span_labels is not None
         history: Optional[List[torch.Tensor]] = [] if wants_history else None
-        entity_lp, relation_lp = self.infer(encoding, pair_mask, history)
+        wants_first_order = self.first_order_loss_weight > 0 and (span_labels is not None or relation_targets is not None)
+        first_order: Optional[List[Optional[torch.Tensor]]] = [] if wants_first_order else None
+        entity_lp, relation_lp = self.infer(encoding, pair_mask, history, first_order)
         return StageScores(spans, span_mask, pair_mask, entity_lp, relation_lp, span_labels, relation_targets,
-                           pruner_loss, encoding, candidate_spans, candidate_labels, history or None)
+                           pruner_loss, encoding, candidate_spans, candidate_labels, history or None,
+                           (first_order[0], first_order[1]) if first_order else None)
 
     def decode(self, scores: StageScores) -> Tuple[Optional[Entities], Optional[Relations]]:
         """Entities and relations with probabilities per sentence, None for a task the module lacks."""
@@ -566,18 +589,35 @@ class SpanModel(ArchivePathsMixin, Model):
     def _loss(self, scores: StageScores, num_sentences: int) -> torch.Tensor:
         """The training loss of a batch: the in-run pruner's, the entity part over the scored
         spans (and over all candidates with ``entity_loss_spans="all"``), the relation part over
-        the scored pairs (weighted by ``relation_loss_weight`` / ``null_relation_weight``)."""
+        the scored pairs (weighted by ``relation_loss_weight`` / ``null_relation_weight``), and
+        with ``first_order_loss_weight`` the same two parts on the first-order posteriors."""
         loss = scores.encoding.x.new_zeros(()) if scores.pruner_loss is None else scores.pruner_loss
-        if scores.span_labels is not None and scores.entity_lp is not None and self.entity_head is not None:
-            targets = self.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)  # [B, m]
-            loss = loss + self._loss_part("loss_ent", scores.entity_lp.flatten(0, 1), targets.flatten(), num_sentences)
+        loss = loss + self._task_loss(scores, scores.entity_lp, scores.relation_lp, num_sentences, "")
         if self.entity_loss_spans == "all" and scores.candidate_labels is not None:
             loss = loss + self.entity_loss_all_weight * self._candidate_entity_loss(scores, num_sentences)
-        if scores.relation_targets is not None and scores.relation_lp is not None and self.relation_head is not None:
+        if scores.first_order_lp is not None:
+            entity_lp, relation_lp = scores.first_order_lp
+            loss = loss + self.first_order_loss_weight * self._task_loss(
+                scores, entity_lp, relation_lp, num_sentences, "_first_order"
+            )
+        return loss
+
+    def _task_loss(
+        self, scores: StageScores, entity_lp: Optional[torch.Tensor], relation_lp: Optional[torch.Tensor],
+        num_sentences: int, suffix: str,
+    ) -> torch.Tensor:
+        """The entity part (entity_lp [B, m, E] over the scored spans) plus the weighted relation
+        part (relation_lp [B, m, m, R] over the scored pairs); `suffix` names them for the diagnostics."""
+        loss = scores.encoding.x.new_zeros(())
+        if scores.span_labels is not None and entity_lp is not None and self.entity_head is not None:
+            targets = self.entity_head.targets(scores.span_labels).masked_fill(~scores.span_mask, -1)  # [B, m]
+            loss = loss + self._loss_part(f"loss_ent{suffix}", entity_lp.flatten(0, 1), targets.flatten(), num_sentences)
+        if scores.relation_targets is not None and relation_lp is not None and self.relation_head is not None:
             targets = scores.relation_targets.masked_fill(~scores.pair_mask, -1)  # [B, m, m]
             null = self.relation_head.null_index if self.null_relation_weight != 1.0 else None
             relation_loss = self._loss_part(
-                "loss_rel", scores.relation_lp.flatten(0, 2), targets.flatten(), num_sentences, null, self.null_relation_weight
+                f"loss_rel{suffix}", relation_lp.flatten(0, 2), targets.flatten(), num_sentences, null,
+                self.null_relation_weight,
             )
             loss = loss + self.relation_loss_weight * relation_loss
         return loss

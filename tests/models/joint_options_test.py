@@ -148,3 +148,35 @@ def test_relation_mention_scores() -> None:
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
     with pytest.raises(Exception, match="relation_mention_scores"):
         build("ecre", {"relation_mention_scores": True})
+
+
+def test_first_order_loss_adds_the_unary_posteriors_cross_entropy() -> None:
+    """``first_order_loss_weight`` w: the loss is the mean-field one plus w times the loss of the
+    first-order posteriors, which is the loss with 0 mean-field iterations (log_softmax of the
+    unary scores); decoding does not change."""
+    model, instances = build(
+        "ecre", {"first_order_loss_weight": 0.5, "diagnostic_metrics": True, "ternary_init_std": 0.5}, split="dev"
+    )
+    model.eval()  # no dropout: every pass sees the same network
+    batch = tensors(instances)
+    with torch.no_grad():
+        with_first_order = model(**batch)
+        metrics = model.get_metrics(reset=True)
+        model.first_order_loss_weight = 0.0
+        mean_field_only = model(**batch)
+        assert "loss_ent_first_order" not in model.get_metrics(reset=True)
+        model._inference.iterations = 0
+        first_order = float(model(**batch)["loss"])
+    assert abs(float(mean_field_only["loss"]) - first_order) > 1.0  # mean field changes the loss
+    assert float(with_first_order["loss"]) == pytest.approx(float(mean_field_only["loss"]) + 0.5 * first_order, rel=1e-5)
+    per_sentence = (metrics["loss_ent_first_order"] + metrics["loss_rel_first_order"]) * len(instances)
+    assert per_sentence == pytest.approx(first_order, rel=1e-4)
+    decoded = [key for key in with_first_order if key != "loss"]
+    assert decoded and all(with_first_order[key] == mean_field_only[key] for key in decoded)
+
+
+def test_first_order_loss_needs_mean_field() -> None:
+    with pytest.raises(Exception, match="first_order_loss_weight must be >= 0, and > 0 only with mean-field"):
+        build("nerre_star", {"first_order_loss_weight": 0.5})
+    with pytest.raises(Exception, match="first_order_loss_weight must be >= 0"):
+        build("nerre", {"first_order_loss_weight": -1.0})
