@@ -212,8 +212,7 @@ class SpanModel(ArchivePathsMixin, Model):
         **kwargs,
     ) -> None:
         super().__init__(vocab, regularizer, **kwargs)
-        self._embedder = embedder
-        self.max_span_width = max_span_width
+        self._embedder, self.max_span_width = embedder, max_span_width
         self._span_extractor = EndpointSpanExtractor(
             embedder.get_output_dim(), combination="x,y", num_width_embeddings=max_span_width,
             span_width_embedding_dim=span_width_dim,
@@ -229,19 +228,13 @@ class SpanModel(ArchivePathsMixin, Model):
         self._pruner = pruner
         self._train_pruner = train_pruner
         self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities,
-                            entity_loss_all_weight)
+                            entity_loss_all_weight, first_order_loss_weight)
         self.loss_normalisation = loss_normalisation
         self._pruning = self._attach_pruner(pruner, train_pruner, cache_pruned_spans)
         self.relation_loss_weight, self.null_relation_weight = relation_loss_weight, null_relation_weight
         self.entity_loss_spans, self.entity_loss_all_weight = entity_loss_spans, float(entity_loss_all_weight)
-        self.entity_null_offset = float(entity_null_offset)
+        self.entity_null_offset, self.first_order_loss_weight = float(entity_null_offset), float(first_order_loss_weight)
         self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
-        if first_order_loss_weight < 0 or (first_order_loss_weight > 0 and inference is None):
-            raise ConfigurationError(
-                f"first_order_loss_weight must be >= 0, and > 0 only with mean-field 'inference'; got "
-                f"{first_order_loss_weight} for {type(self).__name__} with inference {inference!r}"
-            )
-        self.first_order_loss_weight = float(first_order_loss_weight)
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
@@ -303,9 +296,15 @@ class SpanModel(ArchivePathsMixin, Model):
 
     def _check_options(
         self, loss_normalisation: str, relation_mention_scores: bool, entity_loss_spans: str,
-        relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0,
+        relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0, first_order_loss_weight: float = 0.0,
     ) -> None:
-        """The options' values, and what each needs: `relation_mention_scores` null labels in both heads."""
+        """The options' values, and what each needs: `relation_mention_scores` null labels in both
+        heads, `first_order_loss_weight` mean field."""
+        if first_order_loss_weight < 0 or (first_order_loss_weight > 0 and self._inference is None):
+            raise ConfigurationError(
+                f"first_order_loss_weight must be >= 0, and > 0 only with mean-field 'inference'; got "
+                f"{first_order_loss_weight} for {type(self).__name__} with inference {self._inference!r}"
+            )
         if loss_normalisation not in LOSS_NORMALISATIONS:
             raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
         if relation_mention_scores and (
