@@ -5,7 +5,8 @@ deployment of ``--replicas`` replicas, each loading the archive once and batchin
 Ray Serve's HTTP proxy listens on ``--host:--port`` (127.0.0.1 unless told otherwise) and spreads
 requests over the replicas; routes, answers, limits and errors are the app's. A local Ray (no
 ``--address``) listens on 127.0.0.1 only (`ere_allennlp.ray_support`). ``/metrics`` and
-``/v1/info`` describe the replica that answered (Ray Serve exports its own metrics besides).
+``/v1/info`` describe the replica that answered, named in ``/v1/info``'s ``replica`` (Ray Serve
+exports its own metrics besides).
 Ray Serve is in the ``ray`` extra (``ray[serve]``).
 """
 import asyncio
@@ -77,8 +78,8 @@ class RayEngine:
             self.queue_length -= len(records)
 
     def describe(self) -> Dict[str, Any]:
-        return {"engine": "ray_serve", "state": self.state, "load_seconds": self.replica.load_seconds,
-                "forward_passes": self.replica.batches}
+        return {"engine": "ray_serve", "replica": self.replica.name, "state": self.state,
+                "load_seconds": self.replica.load_seconds, "forward_passes": self.replica.batches}
 
 
 def deployment(settings: ServeSettings, options: RayOptions) -> Any:
@@ -97,6 +98,7 @@ def deployment(settings: ServeSettings, options: RayOptions) -> Any:
             self.predict_many = load_predict(self.settings)
             self.load_seconds = time.perf_counter() - started
             self.batches = 0
+            self.name = serve.get_replica_context().replica_tag  # which replica /v1/info describes
             self.metrics = ServeMetrics()
             self.metrics.ready.set(1)
             self.predict_one.set_max_batch_size(self.settings.max_batch_size)

@@ -74,8 +74,16 @@ def test_ray_serve_answers_as_allennlp_predict(archives, tmp_path: Path) -> None
         assert [r.status_code for r in responses] == [200] * 16
         for n, response in enumerate(responses):
             assert_same_prediction(response.json()["documents"][0], expected[n % len(TEXTS)])
-        info = server.client.get("/v1/info").json()
-        assert info["engine"] == "ray_serve" and info["forward_passes"] >= 1
+        # /v1/info describes the replica that answered, and Ray Serve may have sent every document to
+        # the other one: ask until both replicas have answered (or 40 times) and count their passes.
+        passes = {}
+        for _ in range(40):
+            info = server.client.get("/v1/info").json()
+            assert info["engine"] == "ray_serve"
+            passes[info["replica"]] = info["forward_passes"]
+            if len(passes) == 2:
+                break
+        assert sum(passes.values()) >= 1, passes
         assert info["manifest"]["kind"] == "approach"
         bad = server.post({"documents": [{"sentences": "not a list"}]})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "documents[0].sentences"
