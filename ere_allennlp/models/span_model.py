@@ -62,8 +62,8 @@ class StageScores(NamedTuple):
     # Mean field with diagnostics: the entity log Q of every iteration, Q^0 first ([B, m, E] each).
     entity_history: Optional[List[torch.Tensor]] = None
     # Mean field with ``first_order_loss_weight`` (training): the first-order log-probabilities,
-    # log_softmax of the unary scores, (entity [B, m, E] or None, relation [B, m, m, R] or None).
-    first_order_lp: Optional[Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]] = None
+    # log_softmax of the unary scores, from the mean-field layer (entity [B, m, E], relation [B, m, m, R]).
+    first_order_lp: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
 
 
@@ -397,7 +397,7 @@ class SpanModel(ArchivePathsMixin, Model):
 
     def infer(
         self, encoding: "SpanEncoding", pair_mask: torch.Tensor, history: Optional[List[torch.Tensor]] = None,
-        first_order: Optional[List[Optional[torch.Tensor]]] = None,
+        first_order: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Encoded spans -> (entity log P [B, m, dent] or None, relation log P [B, m, m, drel] or None).
 
@@ -419,11 +419,10 @@ class SpanModel(ArchivePathsMixin, Model):
             if self.relation_mention_scores and entity_logits is not None:
                 relation_logits = self._add_mention_scores(entity_logits, relation_logits)
         if self._inference is not None and self._ternary is not None:
-            if first_order is not None:
-                first_order.extend(None if g is None else torch.log_softmax(g, dim=-1) for g in (entity_logits, relation_logits))
             head, tail = self._ternary(encoding.vectors)  # [B, m, dt] each
             return self._inference(
-                entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask, history=history
+                entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask, history=history,
+                first_order=first_order,
             )
         entity_lp = torch.log_softmax(entity_logits, dim=-1) if entity_logits is not None else None
         relation_lp = torch.log_softmax(relation_logits, dim=-1) if relation_logits is not None else None
@@ -490,11 +489,11 @@ class SpanModel(ArchivePathsMixin, Model):
         wants_history = self._diagnostics is not None and self._inference is not None and span_labels is not None
         history: Optional[List[torch.Tensor]] = [] if wants_history else None
         wants_first_order = self.first_order_loss_weight > 0 and (span_labels is not None or relation_targets is not None)
-        first_order: Optional[List[Optional[torch.Tensor]]] = [] if wants_first_order else None
+        first_order: Optional[List[torch.Tensor]] = [] if wants_first_order else None
         entity_lp, relation_lp = self.infer(encoding, pair_mask, history, first_order)
         return StageScores(spans, span_mask, pair_mask, entity_lp, relation_lp, span_labels, relation_targets,
                            pruner_loss, encoding, candidate_spans, candidate_labels, history or None,
-                           (first_order[0], first_order[1]) if first_order else None)
+                           tuple(first_order) if first_order else None)
 
     def decode(self, scores: StageScores) -> Tuple[Optional[Entities], Optional[Relations]]:
         """Entities and relations with probabilities per sentence, None for a task the module lacks."""

@@ -82,7 +82,8 @@ class HighOrderInference(torch.nn.Module, Registrable):
     ``(span_log_q [B, m, E], pair_log_q [B, m, m, R])``, log-probabilities over the labels, in float32
     (float64 if an input is float64) whatever the inputs' precision. A list given as `history`
     receives the span log-probabilities of every iteration, the first-order ones first (detached;
-    for diagnostics).
+    for diagnostics). A list given as `first_order` receives the first-order span and pair
+    log-probabilities, ``log_softmax`` of the unary scores (not detached; for a loss on them).
     """
 
     default_implementation = "mean_field"
@@ -98,6 +99,7 @@ class HighOrderInference(torch.nn.Module, Registrable):
         span_mask: torch.Tensor,
         pair_mask: Optional[torch.Tensor] = None,
         history: Optional[List[torch.Tensor]] = None,
+        first_order: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
@@ -162,6 +164,7 @@ class MeanFieldInference(HighOrderInference):
         span_mask: torch.Tensor,
         pair_mask: Optional[torch.Tensor] = None,
         history: Optional[List[torch.Tensor]] = None,
+        first_order: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         batch_size, num_spans, num_entity_labels = span_scores.shape
         num_relation_labels = pair_scores.size(-1)
@@ -178,7 +181,7 @@ class MeanFieldInference(HighOrderInference):
         with full_precision(span_scores.device):
             return self._infer(
                 span_scores.to(dtype), pair_scores.to(dtype), head.to(dtype), tail.to(dtype), weight.to(dtype),
-                span_mask, pair_mask, history,
+                span_mask, pair_mask, history, first_order,
             )
 
     def _infer(
@@ -191,6 +194,7 @@ class MeanFieldInference(HighOrderInference):
         span_mask: torch.Tensor,
         pair_mask: Optional[torch.Tensor],
         history: Optional[List[torch.Tensor]] = None,
+        first_order: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """`forward` on inputs of one floating point type (checked, float32 or float64)."""
         batch_size, num_spans, num_entity_labels = span_scores.shape
@@ -208,6 +212,8 @@ class MeanFieldInference(HighOrderInference):
         first_pair_log_q = torch.log_softmax(pair_scores, dim=-1)  # [B, m, m, R]
         if history is not None:
             history.append(first_span_log_q.detach())
+        if first_order is not None:
+            first_order.extend((first_span_log_q, first_pair_log_q))
         if self.iterations == 0:
             return first_span_log_q, first_pair_log_q
 

@@ -292,6 +292,19 @@ def test_zero_iterations_is_first_order(path):
     assert torch.equal(pair_log_q, torch.log_softmax(inputs[1], dim=-1))
 
 
+def test_first_order_list_receives_the_unary_log_softmax_with_its_gradient():
+    """`first_order` (SpanModel's ``first_order_loss_weight``) gets Q^0 of spans and pairs, not detached."""
+    span_scores, pair_scores, *rest = make_inputs(2, 4, 3, 2, 3, seed=5, weight_scale=1.0)
+    span_scores, pair_scores = span_scores.requires_grad_(), pair_scores.requires_grad_()
+    first_order: List[torch.Tensor] = []
+    span_log_q, _ = MeanFieldInference(iterations=2)(span_scores, pair_scores, *rest, first_order=first_order)
+    assert len(first_order) == 2 and (span_log_q - first_order[0]).abs().max() > 1e-2
+    assert torch.equal(first_order[0], torch.log_softmax(span_scores, dim=-1))
+    assert torch.equal(first_order[1], torch.log_softmax(pair_scores, dim=-1))
+    first_order[1].sum().backward()
+    assert pair_scores.grad is not None and span_scores.grad is None
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_fully_padded_rows_are_finite(path):
     span_scores, pair_scores, head, tail, weight, _, _ = make_inputs(3, 4, 3, 2, 3, seed=5)
