@@ -57,7 +57,7 @@ def figures(root: Path, seed: int, variant: str, module: str, decoding: Optional
         metrics = json.loads(path.read_text())
         return {k: 100 * metrics[f"best_validation_{k}"] for k in KEYS if f"best_validation_{k}" in metrics}
     for row in json.loads((run / "decoding.json").read_text())["rows"]:
-        if (row["offset"], row["as_entities"]) == decoding:
+        if (row["offset"], row["as_entities"]) == decoding and not row.get("joint"):
             return {k: 100 * row[k] for k in KEYS}
     return None
 

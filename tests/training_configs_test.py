@@ -178,6 +178,8 @@ def test_cpu_recipe_options() -> None:
     assert nerre["model"]["null_relation_weight"] == 0.3  # pruned modules only
     assert "null_relation_weight" not in re["model"] and "null_relation_weight" not in paper["model"]
     assert nerre["model"]["relation_arguments_as_entities"] is True  # pruned modules only (#22)
+    assert nerre["model"]["relation_arguments_joint"] is True  # pruned modules only (#22)
+    assert "relation_arguments_joint" not in re["model"] and "relation_arguments_joint" not in paper["model"]
     assert nerre["model"]["ternary_null_labels"] == "none"  # pruned modules only (#22)
     assert "ternary_null_labels" not in re["model"] and "ternary_null_labels" not in paper["model"]
     assert "relation_arguments_as_entities" not in re["model"] and "relation_arguments_as_entities" not in paper["model"]
@@ -186,6 +188,7 @@ def test_cpu_recipe_options() -> None:
     assert "diagnostic_metrics" not in re["model"] and "diagnostic_metrics" not in paper["model"]
     star = read(configs.module_config("scierc", "nerre_star"), recipe="cpu")
     assert "diagnostic_metrics" not in star["model"] and star["model"]["relation_arguments_as_entities"] is True
+    assert star["model"]["relation_arguments_joint"] is True
     assert nerre["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.1
     # table7_epoch_ratio: with `epochs`, the modules Table 7 trains longer keep its proportion (rounded up)
     epochs = {(dataset, module): read(configs.module_config(dataset, module), recipe="cpu", epochs=3)["trainer"]["num_epochs"]

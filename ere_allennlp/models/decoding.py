@@ -60,3 +60,49 @@ def add_relation_arguments(
             added.append((Entity(span[0], span[1], head.labels[index_l[k][i]]), score_l[k][i]))
         out.append(list(found) + added)
     return out
+
+
+def decide_relation_arguments(
+    entity_head: Head, relation_head: Head, entities: Entities, relations: Relations,
+    entity_lp: torch.Tensor, relation_lp: torch.Tensor, spans: torch.Tensor,
+) -> Tuple[Entities, Relations]:
+    """``relation_arguments_joint``: a predicted relation one of whose arguments the entity head
+    decoded as null is kept, and that argument added as an entity (as `add_relation_arguments`),
+    only if the relation and its argument(s) are together more probable than no relation and null
+    argument(s); otherwise the relation is dropped. With the decisions' own log-probabilities,
+    keep if  log P_ij(r) + sum_a log P_a(best non-null label)  >=  log P_ij(null) + sum_a log P_a(null)
+    over the arguments a not yet entities. Relations are taken from the most probable down, so an
+    argument a kept relation added counts as an entity for the ones after it.
+    entity_lp [B, m, E], relation_lp [B, m, m, R], spans [B, m, 2] -> (entities, relations)."""
+    assert entity_head.null_index is not None and relation_head.null_index is not None
+    best_index, best_prob = entity_head.best_label(entity_lp)  # [B, m] each
+    best_l, prob_l = best_index.tolist(), best_prob.tolist()
+    _, chosen, _ = relation_head.decide(relation_lp)  # [B, m, m]: the label each pair decoded
+    entity_lp_l, relation_lp_l, chosen_l = entity_lp.tolist(), relation_lp.tolist(), chosen.tolist()
+    out_entities: Entities = []
+    out_relations: Relations = []
+    for k, (found, related) in enumerate(zip(entities, relations)):
+        have = {(e.start, e.end) for e, _ in found}
+        position = {tuple(span): i for i, span in enumerate(spans[k].tolist()) if span[0] >= 0}
+        added: List[Tuple[Entity, float]] = []
+        kept: List[int] = []
+        for n in sorted(range(len(related)), key=lambda n: -related[n][1]):
+            relation = related[n][0]
+            head, tail = (relation.head_start, relation.head_end), (relation.tail_start, relation.tail_end)
+            i, j = position[head], position[tail]
+            missing = [position[span] for span in dict.fromkeys((head, tail)) if span not in have]
+            keep_score = relation_lp_l[k][i][j][chosen_l[k][i][j]]
+            drop_score = relation_lp_l[k][i][j][relation_head.null_index]
+            for a in missing:
+                keep_score += entity_lp_l[k][a][best_l[k][a]]
+                drop_score += entity_lp_l[k][a][entity_head.null_index]
+            if keep_score < drop_score:
+                continue
+            kept.append(n)
+            for a in missing:
+                have.add(tuple(spans[k][a].tolist()))
+                added.append((Entity(*spans[k][a].tolist(), entity_head.labels[best_l[k][a]]), prob_l[k][a]))
+        added.sort(key=lambda item: (item[0].start, item[0].end))
+        out_entities.append(list(found) + added)
+        out_relations.append([related[n] for n in sorted(kept)])
+    return out_entities, out_relations

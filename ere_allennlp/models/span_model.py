@@ -154,6 +154,12 @@ class SpanModel(ArchivePathsMixin, Model):
         entities; an argument the entity head decoded as null gets its most probable non-null
         label (with that label's probability). The paper decodes spans and pairs independently,
         so a relation can join spans that are not entities, which Rel+ then counts as wrong.
+    relation_arguments_joint : `bool`, optional (default = `False`)
+        **Not the paper's** when true (decoding only; needs ``relation_arguments_as_entities``): a
+        predicted relation with an argument the entity head decoded as null is kept, and the
+        argument added, only if the relation and its non-null argument(s) are together more
+        probable than no relation and null argument(s) (each decision's own posterior); otherwise
+        the relation is dropped and the span stays null. Without it every such relation is kept.
     first_order_loss_weight : `float`, optional (default = `0.0`)
         **Not the paper's** unless 0 (the paper trains the mean-field posterior Q^T only): with mean
         field, add this weight times the cross-entropy of the first-order posteriors Q^0 =
@@ -204,6 +210,7 @@ class SpanModel(ArchivePathsMixin, Model):
         entity_loss_all_weight: float = 1.0,
         entity_null_offset: float = 0.0,
         relation_arguments_as_entities: bool = False,
+        relation_arguments_joint: bool = False,
         first_order_loss_weight: float = 0.0,
         cache_pruned_spans: bool = True,
         diagnostic_metrics: bool = False,
@@ -222,11 +229,9 @@ class SpanModel(ArchivePathsMixin, Model):
         self._build_scorers(span_hidden_dim, relation_hidden_dim, dropout)
         self._inference = inference
         self._ternary: Optional[FactorisedTernaryScorer] = (
-            None if inference is None else self._build_ternary(ternary_null_labels, ternary_dim, ternary_init_std)
-        )
+            None if inference is None else self._build_ternary(ternary_null_labels, ternary_dim, ternary_init_std))
         # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
-        self._pruner = pruner
-        self._train_pruner = train_pruner
+        self._pruner, self._train_pruner = pruner, train_pruner
         self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities,
                             entity_loss_all_weight, first_order_loss_weight)
         self.loss_normalisation = loss_normalisation
@@ -235,6 +240,7 @@ class SpanModel(ArchivePathsMixin, Model):
         self.entity_loss_spans, self.entity_loss_all_weight = entity_loss_spans, float(entity_loss_all_weight)
         self.entity_null_offset, self.first_order_loss_weight = float(entity_null_offset), float(first_order_loss_weight)
         self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
+        self.relation_arguments_joint = self._check_joint_arguments(relation_arguments_joint, relation_arguments_as_entities)
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
@@ -316,6 +322,13 @@ class SpanModel(ArchivePathsMixin, Model):
                 f"has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
         self._check_entity_options(entity_loss_spans, relation_arguments_as_entities, entity_loss_all_weight)
+
+    @staticmethod
+    def _check_joint_arguments(joint: bool, as_entities: bool) -> bool:
+        if joint and not as_entities:
+            raise ConfigurationError("relation_arguments_joint decides which relation arguments become entities: "
+                                     "it needs relation_arguments_as_entities true")
+        return bool(joint)
 
     def _check_entity_options(
         self, entity_loss_spans: str, relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0
@@ -504,7 +517,13 @@ class SpanModel(ArchivePathsMixin, Model):
             relations = self.decode_relations(scores.relation_lp, scores.spans, scores.pair_mask)
         if self.relation_arguments_as_entities and entities is not None and relations is not None:
             assert self.entity_head is not None and scores.entity_lp is not None
-            entities = decoding.add_relation_arguments(self.entity_head, entities, relations, scores.entity_lp, scores.spans)
+            if self.relation_arguments_joint:
+                assert self.relation_head is not None and scores.relation_lp is not None
+                entities, relations = decoding.decide_relation_arguments(
+                    self.entity_head, self.relation_head, entities, relations, scores.entity_lp, scores.relation_lp,
+                    scores.spans)
+            else:
+                entities = decoding.add_relation_arguments(self.entity_head, entities, relations, scores.entity_lp, scores.spans)
         return entities, relations
 
     def predict(

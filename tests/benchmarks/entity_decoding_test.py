@@ -32,12 +32,27 @@ def test_sweep_matches_the_module_and_counts_flips(runs) -> None:
             for start in range(0, len(instances), 4):
                 model.forward_on_instances(instances[start : start + 4])
         expected = model.get_metrics(reset=True)
-    rows = {(row["offset"], row["as_entities"]): row for row in result["rows"]}
-    assert set(rows) == {(0.0, False), (3.0, False), (0.0, True), (3.0, True)}
+    rows = {(row["offset"], row["as_entities"], row["joint"]): row for row in result["rows"]}
+    assert set(rows) == {(offset, joined, joint) for offset in (0.0, 3.0)
+                         for joined, joint in ((False, False), (True, False), (True, True))}
     for key in ("ent_c_f1", "rel_c_f1", "strict_rel_c_f1"):
-        assert rows[(0.0, False)][key] == expected[key]
-    assert rows[(3.0, False)]["entities"] >= rows[(0.0, False)]["entities"]
-    assert rows[(0.0, True)]["entities"] >= rows[(0.0, False)]["entities"]
+        assert rows[(0.0, False, False)][key] == expected[key]
+    assert rows[(3.0, False, False)]["entities"] >= rows[(0.0, False, False)]["entities"]
+    # the joint decision adds a subset of what the plain rule adds
+    assert rows[(0.0, True, False)]["entities"] >= rows[(0.0, True, True)]["entities"] >= rows[(0.0, False, False)]["entities"]
     iterations = loaded.model._inference.iterations
     assert set(result["flip_counts"]) == {f"to_{d}_t{t}" for d in ("wrong", "right") for t in range(1, iterations + 1)}
     assert "Ent-C" in load_script().markdown(result)
+
+
+def test_mean_table_averages_each_setting_over_the_archives() -> None:
+    def result(ent: float, rel: float, strict: float, entities: int):
+        row = {"offset": 0.0, "as_entities": True, "joint": True, "entities": entities,
+               "ent_c_f1": ent, "rel_c_f1": rel, "strict_rel_c_f1": strict}
+        return {"rows": [dict(row, joint=False, as_entities=False), row]}
+
+    table = load_script().mean_table([result(0.60, 0.20, 0.10, 800), result(0.62, 0.24, 0.14, 810)])
+    lines = table.splitlines()
+    assert lines[0] == "Mean ± std over 2 archives:"
+    assert lines[-2].startswith("| 0 | no | 805.00 ± 7.07 | 61.00 ± 1.41 | 22.00 ± 2.83 | 12.00 ± 2.83 |")
+    assert lines[-1].startswith("| 0 | joint |")

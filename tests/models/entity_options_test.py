@@ -9,7 +9,7 @@ from allennlp.common.checks import ConfigurationError
 
 from ere_allennlp.common import Entity, Relation
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics
-from ere_allennlp.models.decoding import add_relation_arguments
+from ere_allennlp.models.decoding import add_relation_arguments, decide_relation_arguments
 from ere_allennlp.models.heads import Head
 from tests.models.fixture_models import build, tensors
 
@@ -119,6 +119,41 @@ def test_relation_arguments_become_entities() -> None:
     assert add_relation_arguments(model.entity_head, entities, [[]], probs.log(), spans) == entities
 
 
+def test_joint_argument_decision_keeps_a_relation_only_if_it_outweighs_its_null_arguments() -> None:
+    """`relation_arguments_joint`: a relation with an argument decoded as null is kept (and the
+    argument added) only if log P(r) + log P(best label) >= log P(no relation) + log P(null); taken
+    from the most probable relation down, so an argument added earlier is no longer missing."""
+    model, _ = build("nerre", {"train_pruner": False, "relation_arguments_as_entities": True,
+                               "relation_arguments_joint": True})
+    labels, rel_labels = model.entity_head.labels, model.relation_head.labels
+    spans = torch.tensor([[[0, 0], [1, 2], [4, 4], [-1, -1]]])
+    entity_p = torch.full((1, 4, len(labels)), 0.01)
+    entity_p[0, 0, 0], entity_p[0, 0, 2] = 0.9, 0.05  # span 0: confidently null
+    entity_p[0, 1, 1] = 0.8  # span 1: decoded entity
+    entity_p[0, 2, 0], entity_p[0, 2, 3] = 0.5, 0.4  # span 2: null, narrowly
+    relation_p = torch.full((1, 4, 4, len(rel_labels)), 0.01)
+    relation_p[0, 0, 1, 1], relation_p[0, 0, 1, 0] = 0.6, 0.3  # 0 -> 1: -3.51 < -1.31, dropped
+    relation_p[0, 1, 2, 2], relation_p[0, 1, 2, 0] = 0.7, 0.2  # 1 -> 2: -1.27 >= -2.30, kept, span 2 added
+    relation_p[0, 2, 1, 3], relation_p[0, 2, 1, 0] = 0.45, 0.4  # 2 -> 1: alone -1.71 < -1.61, kept after 1 -> 2
+    entities = [[(Entity(1, 2, labels[1]), 0.8)]]
+    r01, r12, r21 = (Relation(0, 0, 1, 2, rel_labels[1]), 0.6), (Relation(1, 2, 4, 4, rel_labels[2]), 0.7), \
+        (Relation(4, 4, 1, 2, rel_labels[3]), 0.45)
+    out_entities, out_relations = decide_relation_arguments(
+        model.entity_head, model.relation_head, entities, [[r01, r21, r12]], entity_p.log(), relation_p.log(), spans)
+    assert out_relations == [[r21, r12]]  # the decoded order, without the dropped one
+    assert out_entities == [[(Entity(1, 2, labels[1]), 0.8), (Entity(4, 4, labels[3]), pytest.approx(0.4))]]
+    # Alone, 2 -> 1 does not outweigh its null argument.
+    _, alone = decide_relation_arguments(model.entity_head, model.relation_head, entities, [[r21]],
+                                         entity_p.log(), relation_p.log(), spans)
+    assert alone == [[]]
+    # Relations between decoded entities are never dropped.
+    both = [[(Entity(0, 0, labels[2]), 0.05)] + entities[0]]
+    assert decide_relation_arguments(model.entity_head, model.relation_head, both, [[r01]], entity_p.log(),
+                                     relation_p.log(), spans) == (both, [[r01]])
+    with pytest.raises(ConfigurationError, match="relation_arguments_joint .* needs relation_arguments_as_entities"):
+        build("nerre", {"train_pruner": False, "relation_arguments_joint": True})
+
+
 def test_decoded_relations_have_entity_arguments() -> None:
     """With the option every argument of every decoded relation is a decoded entity; without it the
     entities are the plain argmax ones (here a relation head pushed to predict everything)."""
@@ -178,3 +213,36 @@ def test_mean_field_history_of_a_module() -> None:
         assert f"mf_to_wrong_t{t}" in metrics and f"mf_to_right_t{t}" in metrics
     star, _ = build("nerre_star", {"train_pruner": False, "diagnostic_metrics": True})
     assert star.score(batch["tokens"], batch["spans"]).entity_history is None
+
+
+@pytest.mark.parametrize("module", ["nerre", "nerri"])
+def test_joint_argument_decision_in_the_module(module: str) -> None:
+    """In a module (NerRe: a relation head with a null label; NerRi: an identification head), the
+    joint decision keeps a subset of the decoded relations, every kept relation's arguments are
+    entities, and it adds a subset of what the plain rule adds; a relation head sure of every pair
+    (P(no relation) ~ e^-50) loses no relation, so the two rules then agree."""
+    model, instances = build(module, {"train_pruner": False})
+    model.eval()
+    batch = tensors(instances[:4])
+    with torch.no_grad():
+        outputs = {}
+        for bias in (0.0, 50.0):
+            if module == "nerri":
+                model._relation_scorer.bias[0] = bias  # the "present" score against the fixed 0 of "absent"
+            else:
+                model._relation_scorer.bias[model.relation_head.null_index] = -bias
+            for joined, joint in ((False, False), (True, False), (True, True)):
+                model.relation_arguments_as_entities, model.relation_arguments_joint = joined, joint
+                outputs[(bias, joined, joint)] = model(**batch)
+    for bias in (0.0, 50.0):
+        plain, rule, joint = (outputs[(bias, *setting)] for setting in ((False, False), (True, False), (True, True)))
+        for k in range(4):
+            assert set(map(tuple, joint["predicted_relations"][k])) <= set(map(tuple, plain["predicted_relations"][k]))
+            spans = {(e[0], e[1]) for e in joint["predicted_ner"][k]}
+            assert all((r[0], r[1]) in spans and (r[2], r[3]) in spans for r in joint["predicted_relations"][k])
+            assert set(map(tuple, plain["predicted_ner"][k])) <= set(map(tuple, joint["predicted_ner"][k])) \
+                <= set(map(tuple, rule["predicted_ner"][k]))
+    sure_rule, sure_joint = outputs[(50.0, True, False)], outputs[(50.0, True, True)]
+    assert sure_joint["predicted_relations"] == sure_rule["predicted_relations"]
+    assert sure_joint["predicted_ner"] == sure_rule["predicted_ner"]
+    assert sum(len(r) for r in sure_joint["predicted_relations"]) > 0
