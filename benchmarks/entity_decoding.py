@@ -5,12 +5,13 @@ options of issue #22, from one forward pass per batch:
         [--offsets 0 0.5 1 2] [--json out.json]
 
 prints, for every ``entity_null_offset`` in `--offsets` with ``relation_arguments_as_entities`` off,
-on, and on with ``relation_arguments_joint``, Ent-C, Rel-C and Rel+-C (P / R / F1, %) and the number of predicted entities; and, for a
-mean-field module, per iteration t the entity decisions that iteration t changed from right to wrong
-and from wrong to right (per 100 gold entities among the kept spans, and as counts). The module's
-own decoding options are ignored: every row sets both. With several archives (e.g. one module's
-seeds) it prints each one's table and then the mean ± sample std of every row over them. Nothing is trained; the figures equal
-``allennlp evaluate`` with the same ``--overrides`` (tested in tests/benchmarks_test.py).
+on, and on with ``relation_arguments_joint``, Ent-C, Rel-C and Rel+-C (P / R / F1, %) and the
+number of predicted entities; and, for a mean-field module, per iteration t the entity decisions
+that iteration t changed from right to wrong and from wrong to right (per 100 gold entities among
+the kept spans, and as counts). The module's own decoding options are ignored: every row sets
+them. With several archives (e.g. one module's seeds) it prints each one's table and then the
+mean ± sample std of every row over them. Nothing is trained; the figures equal ``allennlp
+evaluate`` with the same ``--overrides`` (tested in tests/benchmarks/entity_decoding_test.py).
 """
 import argparse
 import json
@@ -72,12 +73,17 @@ def sweep(archive: str, data: str, offsets: Sequence[float], batch_size: int = 8
             "flip_counts": flips.mean_field_flip_counts()}
 
 
+def argument_rule(row: Dict[str, Any]) -> str:
+    """The table's "arguments as entities" column of a row: no, yes (the rule) or joint."""
+    return "joint" if row.get("joint") else "yes" if row["as_entities"] else "no"
+
+
 def markdown(result: Dict[str, Any]) -> str:
     lines = ["| null offset | arguments as entities | entities | Ent-C P / R / F1 | Rel-C F1 | Rel+-C P / R / F1 |",
              "|---:|---|---:|---|---:|---|"]
     for row in result["rows"]:
         lines.append(
-            f"| {row['offset']:g} | {'joint' if row.get('joint') else 'yes' if row['as_entities'] else 'no'} | {row['entities']} | "
+            f"| {row['offset']:g} | {argument_rule(row)} | {row['entities']} | "
             f"{100 * row['ent_c_p']:.2f} / {100 * row['ent_c_r']:.2f} / {100 * row['ent_c_f1']:.2f} | "
             f"{100 * row['rel_c_f1']:.2f} | {100 * row['strict_rel_c_p']:.2f} / {100 * row['strict_rel_c_r']:.2f} / "
             f"{100 * row['strict_rel_c_f1']:.2f} |"
@@ -101,10 +107,9 @@ def mean_table(results: List[Dict[str, Any]]) -> str:
         return f"{mean:.2f} ± {std:.2f}"
 
     for rows in zip(*(result["rows"] for result in results)):
-        first = rows[0]
-        mode = "joint" if first.get("joint") else "yes" if first["as_entities"] else "no"
         figures = [spread([100 * row[key] for row in rows]) for key in ("ent_c_f1", "rel_c_f1", "strict_rel_c_f1")]
-        lines.append(f"| {first['offset']:g} | {mode} | {spread([row['entities'] for row in rows])} | " + " | ".join(figures) + " |")
+        lines.append(f"| {rows[0]['offset']:g} | {argument_rule(rows[0])} | {spread([row['entities'] for row in rows])} | "
+                     + " | ".join(figures) + " |")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """Decoding a module's log-probabilities into entities and relations with their probabilities, per
 sentence (sentence-local offsets): what `SpanModel.decode` calls for each head."""
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -47,19 +47,7 @@ def add_relation_arguments(
     """``relation_arguments_as_entities``: every argument of a predicted relation that is not a
     decoded entity becomes one, with its most probable non-null label (`Head.best_label`).
     entity_lp [B, m, E], spans [B, m, 2]; the added entities follow the decoded ones, in span order."""
-    index, score = head.best_label(entity_lp)  # [B, m] each
-    index_l, score_l = index.tolist(), score.tolist()
-    out = []
-    for k, (found, related) in enumerate(zip(entities, relations)):
-        have = {(e.start, e.end) for e, _ in found}
-        position = {tuple(span): i for i, span in enumerate(spans[k].tolist()) if span[0] >= 0}
-        arguments = {(r.head_start, r.head_end) for r, _ in related} | {(r.tail_start, r.tail_end) for r, _ in related}
-        added = []
-        for span in sorted(arguments - have):
-            i = position[span]
-            added.append((Entity(span[0], span[1], head.labels[index_l[k][i]]), score_l[k][i]))
-        out.append(list(found) + added)
-    return out
+    return _arguments_as_entities(head, entities, relations, entity_lp, spans)[0]
 
 
 def decide_relation_arguments(
@@ -74,35 +62,46 @@ def decide_relation_arguments(
     over the arguments a not yet entities. Relations are taken from the most probable down, so an
     argument a kept relation added counts as an entity for the ones after it.
     entity_lp [B, m, E], relation_lp [B, m, m, R], spans [B, m, 2] -> (entities, relations)."""
-    assert entity_head.null_index is not None and relation_head.null_index is not None
-    best_index, best_prob = entity_head.best_label(entity_lp)  # [B, m] each
+    return _arguments_as_entities(entity_head, entities, relations, entity_lp, spans, (relation_head, relation_lp))
+
+
+def _arguments_as_entities(
+    head: Head, entities: Entities, relations: Relations, entity_lp: torch.Tensor, spans: torch.Tensor,
+    joint: Optional[Tuple[Head, torch.Tensor]] = None,
+) -> Tuple[Entities, Relations]:
+    """Both rules: the arguments of the kept relations that are not decoded entities are added with
+    their best non-null label, after the decoded entities, in span order. Without `joint` (relation
+    head, relation_lp [B, m, m, R]) every relation is kept; with it, `decide_relation_arguments`."""
+    best_index, best_prob = head.best_label(entity_lp)  # [B, m] each
     best_l, prob_l = best_index.tolist(), best_prob.tolist()
-    _, chosen, _ = relation_head.decide(relation_lp)  # [B, m, m]: the label each pair decoded
-    entity_lp_l, relation_lp_l, chosen_l = entity_lp.tolist(), relation_lp.tolist(), chosen.tolist()
+    if joint is not None:
+        relation_head, relation_lp = joint
+        assert head.null_index is not None and relation_head.null_index is not None
+        _, chosen, _ = relation_head.decide(relation_lp)  # [B, m, m]: the label each pair decoded
+        entity_lp_l, relation_lp_l, chosen_l = entity_lp.tolist(), relation_lp.tolist(), chosen.tolist()
     out_entities: Entities = []
     out_relations: Relations = []
     for k, (found, related) in enumerate(zip(entities, relations)):
         have = {(e.start, e.end) for e, _ in found}
         position = {tuple(span): i for i, span in enumerate(spans[k].tolist()) if span[0] >= 0}
-        added: List[Tuple[Entity, float]] = []
+        added: Dict[Tuple[int, int], int] = {}  # argument span -> its position
         kept: List[int] = []
         for n in sorted(range(len(related)), key=lambda n: -related[n][1]):
             relation = related[n][0]
-            head, tail = (relation.head_start, relation.head_end), (relation.tail_start, relation.tail_end)
-            i, j = position[head], position[tail]
-            missing = [position[span] for span in dict.fromkeys((head, tail)) if span not in have]
-            keep_score = relation_lp_l[k][i][j][chosen_l[k][i][j]]
-            drop_score = relation_lp_l[k][i][j][relation_head.null_index]
-            for a in missing:
-                keep_score += entity_lp_l[k][a][best_l[k][a]]
-                drop_score += entity_lp_l[k][a][entity_head.null_index]
-            if keep_score < drop_score:
-                continue
+            head_span, tail_span = (relation.head_start, relation.head_end), (relation.tail_start, relation.tail_end)
+            missing = [span for span in dict.fromkeys((head_span, tail_span)) if span not in have and span not in added]
+            if joint is not None and missing:
+                i, j = position[head_span], position[tail_span]
+                keep_score = relation_lp_l[k][i][j][chosen_l[k][i][j]]
+                drop_score = relation_lp_l[k][i][j][relation_head.null_index]
+                for a in (position[span] for span in missing):
+                    keep_score += entity_lp_l[k][a][best_l[k][a]]
+                    drop_score += entity_lp_l[k][a][head.null_index]
+                if keep_score < drop_score:
+                    continue
             kept.append(n)
-            for a in missing:
-                have.add(tuple(spans[k][a].tolist()))
-                added.append((Entity(*spans[k][a].tolist(), entity_head.labels[best_l[k][a]]), prob_l[k][a]))
-        added.sort(key=lambda item: (item[0].start, item[0].end))
-        out_entities.append(list(found) + added)
+            added.update((span, position[span]) for span in missing)
+        out_entities.append(list(found) + [(Entity(span[0], span[1], head.labels[best_l[k][a]]), prob_l[k][a])
+                                           for span, a in sorted(added.items())])
         out_relations.append([related[n] for n in sorted(kept)])
     return out_entities, out_relations

@@ -233,14 +233,14 @@ class SpanModel(ArchivePathsMixin, Model):
         # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
         self._pruner, self._train_pruner = pruner, train_pruner
         self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities,
-                            entity_loss_all_weight, first_order_loss_weight)
+                            entity_loss_all_weight, first_order_loss_weight, relation_arguments_joint)
         self.loss_normalisation = loss_normalisation
         self._pruning = self._attach_pruner(pruner, train_pruner, cache_pruned_spans)
         self.relation_loss_weight, self.null_relation_weight = relation_loss_weight, null_relation_weight
         self.entity_loss_spans, self.entity_loss_all_weight = entity_loss_spans, float(entity_loss_all_weight)
         self.entity_null_offset, self.first_order_loss_weight = float(entity_null_offset), float(first_order_loss_weight)
         self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
-        self.relation_arguments_joint = self._check_joint_arguments(relation_arguments_joint, relation_arguments_as_entities)
+        self.relation_arguments_joint = relation_arguments_joint
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
@@ -303,6 +303,7 @@ class SpanModel(ArchivePathsMixin, Model):
     def _check_options(
         self, loss_normalisation: str, relation_mention_scores: bool, entity_loss_spans: str,
         relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0, first_order_loss_weight: float = 0.0,
+        relation_arguments_joint: bool = False,
     ) -> None:
         """The options' values, and what each needs: `relation_mention_scores` null labels in both
         heads, `first_order_loss_weight` mean field."""
@@ -321,21 +322,16 @@ class SpanModel(ArchivePathsMixin, Model):
                 f"relation_mention_scores needs an entity and a relation head with null labels; {type(self).__name__} "
                 f"has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
-        self._check_entity_options(entity_loss_spans, relation_arguments_as_entities, entity_loss_all_weight)
-
-    @staticmethod
-    def _check_joint_arguments(joint: bool, as_entities: bool) -> bool:
-        if joint and not as_entities:
-            raise ConfigurationError("relation_arguments_joint decides which relation arguments become entities: "
-                                     "it needs relation_arguments_as_entities true")
-        return bool(joint)
+        self._check_entity_options(entity_loss_spans, relation_arguments_as_entities, entity_loss_all_weight,
+                                   relation_arguments_joint)
 
     def _check_entity_options(
-        self, entity_loss_spans: str, relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0
+        self, entity_loss_spans: str, relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0,
+        relation_arguments_joint: bool = False,
     ) -> None:
         """`entity_loss_spans` needs a pruner and an entity head (and `entity_loss_all_weight`
         `entity_loss_spans="all"`); `relation_arguments_as_entities` an entity head with a null
-        label and a relation head."""
+        label and a relation head; `relation_arguments_joint` `relation_arguments_as_entities`."""
         if entity_loss_spans not in ENTITY_LOSS_SPANS:
             raise ConfigurationError(f"entity_loss_spans must be one of {ENTITY_LOSS_SPANS}, got {entity_loss_spans!r}")
         if entity_loss_all_weight != 1.0 and entity_loss_spans != "all":
@@ -355,6 +351,9 @@ class SpanModel(ArchivePathsMixin, Model):
                 f"relation_arguments_as_entities needs an entity head with a null label and a relation head; "
                 f"{type(self).__name__} has entity head {self.ENTITY_HEAD}, relation head {self.RELATION_HEAD}"
             )
+        if relation_arguments_joint and not relation_arguments_as_entities:
+            raise ConfigurationError("relation_arguments_joint decides which relation arguments become entities: "
+                                     "it needs relation_arguments_as_entities true")
 
     # ---------------------------------------------------------------- what a stage is
     @property
