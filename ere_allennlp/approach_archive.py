@@ -139,7 +139,8 @@ def build_approach(
         for k, (source, name) in enumerate(zip(model.stage_paths, model.stage_names)):
             relative = f"{archival.STAGES_DIR}/{k}_{name}"
             entry = pack_stage(source, os.path.join(staging, relative), name)
-            stages.append(dict(entry, index=k + 1, directory=relative))
+            # The archive's config keeps model.stage_overrides: they apply each time it is loaded.
+            stages.append(dict(entry, index=k + 1, directory=relative, overrides=model.stage_overrides[k]))
         config["model"]["stages"] = [archival.archive_path(s["directory"]) for s in stages]
         # The device the stages were loaded on here is no property of the archive: whoever loads it
         # says where (`Approach._load`).

@@ -88,6 +88,9 @@ def _text(path: str, manifest: Dict[str, Any]) -> List[str]:
             lines.append(f"  stage {stage.get('index')}: {stage.get('module') or '?'}"
                          + (f"  (stored in {stage['directory']})" if stage.get("directory") else ""))
             lines.extend("    " + line for line in _module_lines(stage))
+            if stage.get("overrides"):
+                lines.append(f"    loaded with overrides: {json.dumps(stage['overrides'], sort_keys=True)}"
+                             " (its validation metrics above are without them)")
         for encoder in manifest.get("encoders", []):
             if encoder.get("directory"):
                 lines.append(f"  reader's encoder files: {encoder['directory']} (from {encoder.get('name')})")

@@ -55,6 +55,10 @@ class RunStudy(Subcommand):
                          "short CPU runs (training_configs/lib/ere.libsonnet; default: the paper's)")
         sub.add_argument("--module-overrides", default="{}",
                          help='JSON {"<module>" or "*": {"dotted.key": value}}: AllenNLP overrides of the module configs')
+        sub.add_argument("--stage-overrides", default="{}",
+                         help='JSON {"<module>" or "*": {"dotted.key": value}}: AllenNLP overrides of the trained modules '
+                              "when the approaches are evaluated (decoding options); changing them re-evaluates the "
+                              "approaches and retrains nothing")
         sub.add_argument("--config-dir", default="", help="folder of <dataset>_<module>.jsonnet and approaches/ (default: the package's training_configs)")
         trials = default_of("trials")
         sub.add_argument("--trials", type=int, default=trials, help=f"permutation test swaps (default {trials})")
@@ -73,18 +77,24 @@ class RunStudy(Subcommand):
         return sub
 
 
-def settings_from_args(args: argparse.Namespace) -> StudySettings:
+def _module_json(option: str, text: str) -> Dict[str, Dict[str, Any]]:
     try:
-        module_overrides: Dict[str, Any] = json.loads(args.module_overrides)
+        value: Dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as error:
-        raise StudyError(f"--module-overrides is not JSON: {error}") from None
-    if not isinstance(module_overrides, dict) or not all(isinstance(v, dict) for v in module_overrides.values()):
-        raise StudyError('--module-overrides must be a JSON object {"<module>": {"dotted.key": value}}')
+        raise StudyError(f"{option} is not JSON: {error}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise StudyError(f'{option} must be a JSON object {{"<module>": {{"dotted.key": value}}}}')
+    return value
+
+
+def settings_from_args(args: argparse.Namespace) -> StudySettings:
     return StudySettings(
         output_dir=args.output_dir, dataset=args.dataset, data_dir=args.data_dir, seeds=args.seeds,
         approaches=args.approaches, encoder=args.encoder, epochs=str(args.epochs), lr=str(args.lr),
         head_lr=str(args.head_lr), batch_size=args.batch_size, max_length=args.max_length,
-        cuda_device=args.cuda_device, eval_split=args.eval_split, module_overrides=module_overrides,
+        cuda_device=args.cuda_device, eval_split=args.eval_split,
+        module_overrides=_module_json("--module-overrides", args.module_overrides),
+        stage_overrides=_module_json("--stage-overrides", args.stage_overrides),
         config_dir=args.config_dir, trials=args.trials, recipe=args.recipe,
     )
 

@@ -42,6 +42,13 @@ class Approach(archival.ArchivePathsMixin, Model):
         Table 3: Ri-Rc and Re given gold entities).
     symmetric_relations : `List[str]`, optional (default = `None`)
         Passed to ``ere_f1``.
+    stage_overrides : `List[Dict[str, Any]]`, optional (default = `None`)
+        AllenNLP overrides of each stage's archived config, one dict per stage in stage order
+        (``{}`` = none), applied when the stage is loaded, as ``allennlp evaluate --overrides``
+        applies them to one module: e.g. ``[{"model.relation_arguments_joint": true}]`` decodes
+        a8's NerRe with an option it was not trained with. Meant for decoding options (they change
+        no weight); the stage's weights are loaded strictly, so an override that changes the
+        architecture fails to load. ``ere-study --stage-overrides`` fills it from module names.
     cuda_device : `int`, optional (default = `-1`)
         Where the stages are loaded. Loading an approach archive (``allennlp evaluate/predict
         --cuda-device``, ``Extractor.from_archive(cuda_device=...)``, ``load_archive``) sets it to
@@ -62,19 +69,25 @@ class Approach(archival.ArchivePathsMixin, Model):
         stages: List[str],
         gold_entities: bool = False,
         symmetric_relations: Optional[List[str]] = None,
+        stage_overrides: Optional[List[Dict[str, Any]]] = None,
         cuda_device: int = -1,
         **kwargs,
     ) -> None:
         super().__init__(vocab, **kwargs)
         if not stages:
             raise ConfigurationError("an approach needs at least one stage archive")
+        stage_overrides = [dict(o or {}) for o in stage_overrides] if stage_overrides is not None else [{} for _ in stages]
+        if len(stage_overrides) != len(stages):
+            raise ConfigurationError(
+                f"stage_overrides needs one dict per stage ({len(stages)}), got {len(stage_overrides)}"
+            )
         models: List[SpanModel] = []
         self.stage_names: List[str] = []
         self.stage_encoders: List[str] = []
         loaded_from = kwargs.get("serialization_dir")
-        for path in stages:
+        for path, stage_override in zip(stages, stage_overrides):
             compat.check_stage_path(path, None if loaded_from is None else str(loaded_from))
-            archive = archival.load(path, cuda_device=cuda_device)
+            archive = archival.load(path, cuda_device=cuda_device, overrides=stage_override)
             if not isinstance(archive.model, SpanModel):
                 raise ConfigurationError(f"{path}: stage must be an ere_allennlp module, got {type(archive.model).__name__}")
             models.append(archive.model)
@@ -96,6 +109,7 @@ class Approach(archival.ArchivePathsMixin, Model):
                 raise ConfigurationError("an Rc stage needs a previous stage that finds related pairs")
         self._stages = torch.nn.ModuleList(models)
         self.stage_paths = list(stages)
+        self.stage_overrides = stage_overrides
         self.gold_entities = gold_entities
         self._metric = EreF1(symmetric_relations)
         self._stage_span_metrics: List[EreF1] = [EreF1() for _ in models]

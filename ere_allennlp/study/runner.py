@@ -8,7 +8,8 @@ finished run, so a study that stops (Ctrl-C, a crash, a full disk) continues whe
     OUT/seed_<s>/<dataset>_<module>/ere_study_done.json  written once the archive is whole: a
                                                      training counts as finished only with it
     OUT/seed_<s>/<dataset>_<module>/span_metrics.json  Table 4 figures of ``ei`` and ``pruner``
-    OUT/seed_<s>/approaches/<name>/metrics_<split>.json      micro P/R/F1 and per-document counts
+    OUT/seed_<s>/approaches/<name>/metrics_<split>.json      micro P/R/F1 and per-document counts,
+                                                     and the stage overrides it was made with
     OUT/seed_<s>/approaches/<name>/predictions_<split>.jsonl  document-level predictions, the
                                                      format of ``allennlp predict`` / ``ere-compare``
 
@@ -68,6 +69,9 @@ class Step:
     name: str  # module or approach
     done_file: Path
     needs: Tuple[Tuple[str, int, str], ...] = ()  # keys of the steps that must finish first
+    # An evaluation: the overrides its stages are loaded with (``--stage-overrides``); a metrics
+    # file made with others is not this step's.
+    stage_overrides: Optional[List[Dict[str, Any]]] = None
 
     @property
     def key(self) -> Tuple[str, int, str]:
@@ -82,6 +86,8 @@ class Step:
         `Study.train` records the archive's size in TRAINED_MARKER after the training returns; an
         archive of a study written before the marker existed is checked once (its gzip stream
         read to the end) and then gets one."""
+        if self.kind == "evaluate" and self.stage_overrides is not None:
+            return made_with(self.done_file, self.stage_overrides)
         if self.kind != "train":
             return self.done_file.exists()
         if not self.done_file.exists():
@@ -97,6 +103,19 @@ class Step:
             mark_trained(self.done_file)
             return True
         return False
+
+
+def made_with(metrics_file: Path, stage_overrides: List[Dict[str, Any]]) -> bool:
+    """Whether the approach's metrics file exists and was made with `stage_overrides` (a file
+    written before the overrides were recorded was made without any)."""
+    try:
+        record = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    recorded = record.get("stage_overrides")
+    if recorded is None:
+        return not any(stage_overrides)
+    return recorded == stage_overrides
 
 
 def mark_trained(archive: Path) -> None:
@@ -160,7 +179,8 @@ class Study:
                 needs = tuple(("train", seed, m) for m in approaches[approach])
                 if any(m in pruned for m in approaches[approach]):
                     needs += (("train", seed, pruner),)
-                steps.append(Step("evaluate", seed, approach, self.metrics_file(seed, approach), needs))
+                steps.append(Step("evaluate", seed, approach, self.metrics_file(seed, approach), needs,
+                                  self.settings.stage_overrides_of(approach)))
         return steps
 
     # ----------------------------------------------------------------------------- running
@@ -275,8 +295,9 @@ class Study:
         every stage, and a study has many), predicts the evaluation split, writes metrics and
         predictions. ``allennlp ere-approach`` builds the archive of any of them from the same config."""
         config = configs.approach_config(self.settings.dataset, approach, self.settings.configs())
-        model, approach_config = load_approach(str(config), cuda_device=self.settings.cuda_device,
-                                               settings=self.settings_of(seed))
+        stage_overrides = self.settings.stage_overrides_of(approach)
+        model, approach_config = load_approach(str(config), json.dumps({"model.stage_overrides": stage_overrides}),
+                                               cuda_device=self.settings.cuda_device, settings=self.settings_of(seed))
         reader = DatasetReader.from_params(Params(approach_config["dataset_reader"]))
         split_path = self.settings.split_path(self.settings.eval_split)
         documents, model_metrics = predict_documents(model, reader, split_path, self.settings.batch_size)
@@ -293,6 +314,7 @@ class Study:
                 "approach": approach,
                 "seed": seed,
                 "split": self.settings.eval_split,
+                "stage_overrides": stage_overrides,
                 "metrics": {**micro_metrics(counts), **macro_metrics(label_counts)},
                 "model_metrics": model_metrics,
                 "document_counts": counts,

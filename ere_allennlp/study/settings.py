@@ -41,6 +41,11 @@ class StudySettings:
     eval_split: str = "test"  # the split the approaches are evaluated on (the paper: test)
     # {"<module>" or "*": {dotted.key: value}}: AllenNLP overrides of the module configs
     module_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    # {"<module>" or "*": {dotted.key: value}}: AllenNLP overrides of the trained modules' configs
+    # when the approaches are evaluated (not trained): decoding options, e.g. a recipe's decoding
+    # that changed after the modules were trained. Not a run setting: changing it re-evaluates the
+    # approaches (each metrics file records the overrides it was made with) and retrains nothing.
+    stage_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     config_dir: str = ""  # "" = the package's training_configs/
     trials: int = TRIALS  # permutation test trials
     symmetric_relations: List[str] = field(default_factory=list)
@@ -74,9 +79,10 @@ class StudySettings:
             if not os.path.isfile(self.split_path(split)):
                 raise StudyError(f"missing data file {self.split_path(split)} (--data-dir)")
         order = configs.module_order(self.configs())
-        unknown_modules = [m for m in self.module_overrides if m != "*" and m not in order]
-        if unknown_modules:
-            raise StudyError(f"module_overrides: unknown module(s) {unknown_modules}; choose from {order} or '*'")
+        for name, given in (("module_overrides", self.module_overrides), ("stage_overrides", self.stage_overrides)):
+            unknown_modules = [m for m in given if m != "*" and m not in order]
+            if unknown_modules:
+                raise StudyError(f"{name}: unknown module(s) {unknown_modules}; choose from {order} or '*'")
         recipes = configs.recipe_names(self.configs())
         if self.recipe and self.recipe not in recipes:
             raise StudyError(f"unknown recipe {self.recipe!r}; choose from {recipes} (--recipe)")
@@ -110,6 +116,12 @@ class StudySettings:
         # "" keeps the config's value; the textual ones are numbers given as text (--epochs 3).
         return {k: configs.parse_setting(k, v, self.configs()) if isinstance(v, str) and k in ("epochs", "lr", "head_lr") else v
                 for k, v in values.items() if v != ""}
+
+    def stage_overrides_of(self, approach: str) -> List[Dict[str, Any]]:
+        """The overrides each stage of `approach` is loaded with (the ``Approach``'s ``stage_overrides``):
+        ``"*"``'s, then its module's."""
+        stages = configs.approaches(self.configs())[approach]
+        return [{**self.stage_overrides.get("*", {}), **self.stage_overrides.get(module, {})} for module in stages]
 
     def run_settings(self) -> Dict[str, Any]:
         return {key: getattr(self, key) for key in RUN_SETTINGS}

@@ -284,12 +284,33 @@ class StudyTables:
                                  "p_value": p, "significant": p is not None and p < ALPHA})
         return rows
 
+    def stage_overrides_lines(self) -> List[str]:
+        """Which approaches were evaluated with stage overrides (``--stage-overrides``), as each metrics
+        file records them, with a warning where the seeds of one approach differ."""
+        lines: List[str] = []
+        for approach, runs in self.approaches.items():
+            # per seed: the overrides as text, "none" where no stage had any
+            used = {seed: json.dumps(run["stage_overrides"], sort_keys=True) if any(run.get("stage_overrides") or [])
+                    else "none" for seed, run in runs.items()}
+            kinds = sorted(set(used.values()))
+            name = self.approach_names.get(approach, approach)
+            if len(kinds) > 1:
+                per_seed = "; ".join(f"seed {seed}: {text}" for seed, text in sorted(used.items()))
+                lines.append(f"- {name}: **its seeds were evaluated with different stage overrides** ({per_seed}); "
+                             "rerun ere-study with one --stage-overrides")
+            elif kinds != ["none"]:
+                lines.append(f"- {name}: stages loaded with overrides {kinds[0]}")
+        if not lines:
+            return []
+        return ["Evaluated with stage overrides (--stage-overrides; the trained modules decode otherwise):", ""] + lines + [""]
+
     # ---------------------------------------------------------------------------- output
     def write(self, directory: Optional[Path] = None) -> Path:
         out = directory or self.study.root / "tables"
         out.mkdir(parents=True, exist_ok=True)
         tables = self.tables()
         combined = [f"# ere-study: {self.settings.dataset}, evaluated on {self.settings.eval_split}", ""]
+        combined += self.stage_overrides_lines()
         for number, table in enumerate(tables, start=2):
             text = table.markdown()
             (out / f"table{number}.md").write_text(text, encoding="utf-8")

@@ -4,6 +4,7 @@ The ``runs`` fixture (``tests/conftest.py``) trains each module once per session
 live in ``tests/models/module_runs.py`` and are re-exported here.
 """
 import itertools
+import json
 from typing import List
 
 import pytest
@@ -119,3 +120,36 @@ def test_every_tensor_of_an_approach_moves_with_it(runs: ModuleRuns, monkeypatch
         return [([e[:3] for e in o["predicted_ner"]], [r[:5] for r in o["predicted_relations"]]) for o in metrics["_outputs"]]
 
     assert decisions(float64) == decisions(float32)
+
+
+def test_stage_overrides_reach_the_stage_and_stay_in_the_built_archive(runs: ModuleRuns, monkeypatch, tmp_path) -> None:
+    """``model.stage_overrides``: one dict of AllenNLP overrides per stage, applied when the stage is
+    loaded (a8's NerRe decoded with options it was not trained with); ``allennlp ere-approach`` keeps
+    them in the archive's config, so loading the archive applies them again, and ``ere-info`` says so."""
+    from allennlp.common.checks import ConfigurationError
+
+    from ere_allennlp.approach_archive import build_approach
+    from ere_allennlp.commands.info import describe
+    from tests.conftest import REPO_ROOT
+
+    runs.ensure(["nerre"])
+    runs.patch_env(monkeypatch)
+    config = str(REPO_ROOT / "training_configs/approaches/scierc_a8.jsonnet")
+    plain = load_archive(runs.build("a8", monkeypatch, tmp_path / "plain")).model
+    assert not plain._stages[0].relation_arguments_as_entities
+    option = {"model.relation_arguments_as_entities": True, "model.relation_arguments_joint": True}
+    path = build_approach(config, str(tmp_path / "a8"), overrides=json.dumps({"model.stage_overrides": [option]}))
+    stage = load_archive(path).model._stages[0]
+    assert stage.relation_arguments_as_entities and stage.relation_arguments_joint
+    # the weights are the trained ones: the override changes decoding, not the model
+    for (name, value), (_, trained) in zip(stage.state_dict().items(), plain._stages[0].state_dict().items()):
+        assert torch.equal(value, trained), name
+    assert archival.read_json_member(path, "config.json")["model"]["stage_overrides"] == [option]
+    assert "loaded with overrides: " + json.dumps(option, sort_keys=True) in describe(path)
+    # with the rule, every argument of a predicted relation is a predicted entity
+    for output in evaluate(load_archive(path).model)["_outputs"]:
+        spans = {(e[0], e[1]) for e in output["predicted_ner"]}
+        assert all((r[0], r[1]) in spans and (r[2], r[3]) in spans for r in output["predicted_relations"])
+    with pytest.raises(ConfigurationError, match="one dict per stage"):
+        build_approach(config, str(tmp_path / "bad"), overrides=json.dumps({"model.stage_overrides": [{}, {}]}))
+    assert not (tmp_path / "bad" / "model.tar.gz").exists()

@@ -3,6 +3,7 @@ and the tables built from constructed runs with known figures."""
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,44 @@ def test_smoke_study_resumes_and_refuses_other_settings(smoke_study: Path, tmp_p
         Study(smoke_settings(smoke_study, recipe="cpu")).run(progress=False)
 
 
+@pytest.mark.xdist_group(GROUP)
+def test_stage_overrides_re_evaluate_the_approaches_and_retrain_nothing(smoke_study: Path, tmp_path: Path) -> None:
+    """``--stage-overrides``: the approaches whose stages they touch are evaluated again with the
+    trained modules decoding otherwise; each metrics file records its overrides; back to none, the
+    figures are the first ones again."""
+    out = tmp_path / "study"
+    shutil.copytree(smoke_study, out)
+    before = {a: json.loads(Study(smoke_settings(out)).metrics_file(1, a).read_text(encoding="utf-8")) for a in ("a8", "ei_nerre")}
+    trained = {p: p.stat().st_mtime_ns for p in out.glob("seed_*/scierc_*/model.tar.gz")}
+    option = {"model.relation_arguments_as_entities": True}
+    study = Study(smoke_settings(out, stage_overrides={"nerre": option}))
+    ran = study.run(progress=False)
+    touched = sorted(a for a, stages in configs.approaches().items() if "nerre" in stages)
+    assert touched == ["a8", "ei_nerre"]
+    assert sorted((s.kind, s.seed, s.name) for s in ran) == sorted(("evaluate", seed, a) for a in touched for seed in SEEDS)
+    a8 = json.loads(study.metrics_file(1, "a8").read_text(encoding="utf-8"))
+    assert a8["stage_overrides"] == [option]
+    assert json.loads(study.metrics_file(1, "ei_nerre").read_text(encoding="utf-8"))["stage_overrides"] == [{}, option]
+    # the rule took effect: every argument of a8's predicted relations is a predicted entity
+    for line in study.predictions_file(1, "a8").read_text(encoding="utf-8").splitlines():
+        document = json.loads(line)
+        for entities, relations in zip(document["predicted_ner"], document["predicted_relations"]):
+            spans = {(e[0], e[1]) for e in entities}
+            assert all((r[0], r[1]) in spans and (r[2], r[3]) in spans for r in relations)
+    assert study.run(progress=False) == []  # the same overrides: nothing to do
+    markdown = (StudyTables(study).write() / "tables.md").read_text(encoding="utf-8")
+    assert "- a8 NerRe: stages loaded with overrides " + json.dumps([option], sort_keys=True) in markdown
+    # one seed evaluated otherwise: the tables say so
+    plain = Study(smoke_settings(out, seeds=[1]))
+    assert sorted(s.name for s in plain.run(progress=False)) == touched
+    markdown = (StudyTables(Study(smoke_settings(out, stage_overrides={"nerre": option}))).write() / "tables.md").read_text(encoding="utf-8")
+    assert "- a8 NerRe: **its seeds were evaluated with different stage overrides** (seed 1: none; seed 2: " in markdown
+    for approach, record in before.items():
+        again = json.loads(plain.metrics_file(1, approach).read_text(encoding="utf-8"))
+        assert again["metrics"] == record["metrics"] and again["stage_overrides"] == [{} for _ in again["stage_overrides"]]
+    assert trained and {p: p.stat().st_mtime_ns for p in trained} == trained  # nothing retrained
+
+
 # ---------------------------------------------------------------------------------------------
 # Tables from constructed runs (no training): known means, stds and significance marks.
 
@@ -207,6 +246,8 @@ def test_bad_settings_are_refused_with_what_to_fix(tmp_path: Path) -> None:
         Study(smoke_settings(tmp_path, data_dir=str(tmp_path / "nowhere")))
     with pytest.raises(StudyError, match="unknown module"):
         Study(smoke_settings(tmp_path, module_overrides={"prunr": {}}))
+    with pytest.raises(StudyError, match=r"stage_overrides: unknown module\(s\) \['nere'\]"):
+        Study(smoke_settings(tmp_path, stage_overrides={"nere": {}}))
     with pytest.raises(StudyError, match=r"unknown recipe 'gpu'; choose from \['cpu'\]"):
         Study(smoke_settings(tmp_path, recipe="gpu"))
     Study(smoke_settings(tmp_path / "cpu", recipe="cpu"))  # a known recipe is accepted
@@ -224,6 +265,12 @@ def test_cli_rejects_malformed_module_overrides(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "--module-overrides is not JSON" in result.stderr
     assert not (tmp_path / "s").exists()  # nothing written
+    parser = argparse.ArgumentParser(prog="allennlp")
+    RunStudy().add_subparser(parser.add_subparsers())
+    with pytest.raises(StudyError, match="--stage-overrides must be a JSON object"):
+        settings_from_args(parser.parse_args(["ere-study", "-s", "out", "--stage-overrides", '{"nerre": 1}']))
+    given = settings_from_args(parser.parse_args(["ere-study", "-s", "out", "--stage-overrides", '{"nerre": {"model.x": 1}}']))
+    assert given.stage_overrides == {"nerre": {"model.x": 1}}
 
 
 def test_study_defaults_read_the_config_settings_and_the_cli_reads_them() -> None:
