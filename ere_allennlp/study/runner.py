@@ -85,7 +85,8 @@ class Step:
         writes model.tar.gz in place, so a process killed while writing it leaves a part of it.
         `Study.train` records the archive's size in TRAINED_MARKER after the training returns; an
         archive of a study written before the marker existed is checked once (its gzip stream
-        read to the end) and then gets one."""
+        read to the end) and then gets one. An evaluation is finished when its metrics file was made
+        with the step's stage overrides."""
         if self.kind == "evaluate" and self.stage_overrides is not None:
             return made_with(self.done_file, self.stage_overrides)
         if self.kind != "train":
