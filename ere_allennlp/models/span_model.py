@@ -166,6 +166,14 @@ class SpanModel(ArchivePathsMixin, Model):
         softmax(g_i), softmax(g_ij) (the entity and relation losses NerRe* is trained with, same
         spans, pairs and null weight) to the loss, so that the unary scorers stay classifiers on
         their own instead of leaving the relations to the ternary factors. Decoding is unchanged.
+    mean_field_start_epoch : `int`, optional (default = `0`)
+        **Not the paper's** unless 0 (the paper trains with mean field from the first step): with
+        mean field, the training epochs before this one (0-based) skip it and train the
+        first-order posteriors softmax(g_i), softmax(g_ij) (NerRe*'s loss), so that the unary
+        scorers learn on their own before the ternary factors join; from this epoch on the loss is
+        the paper's (on Q^T). Validation and decoding always run mean field. A warm start of the
+        unary potentials, as CRF-as-RNN trains its unary network before the CRF. Needs the
+        ``model_epoch`` trainer callback (every shipped config has it) to learn the epoch.
     cache_pruned_spans : `bool`, optional (default = `True`)
         Not a departure (same outputs): a frozen pruner keeps the same top-K of a sentence every
         epoch, so its choice is computed once per sentence and reused.
@@ -212,6 +220,7 @@ class SpanModel(ArchivePathsMixin, Model):
         relation_arguments_as_entities: bool = False,
         relation_arguments_joint: bool = False,
         first_order_loss_weight: float = 0.0,
+        mean_field_start_epoch: int = 0,
         cache_pruned_spans: bool = True,
         diagnostic_metrics: bool = False,
         initializer: Optional[InitializerApplicator] = None,
@@ -241,6 +250,13 @@ class SpanModel(ArchivePathsMixin, Model):
         self.entity_null_offset, self.first_order_loss_weight = float(entity_null_offset), float(first_order_loss_weight)
         self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
         self.relation_arguments_joint = relation_arguments_joint
+        if mean_field_start_epoch < 0 or (mean_field_start_epoch > 0 and inference is None):
+            raise ConfigurationError(
+                f"mean_field_start_epoch must be >= 0, and > 0 only with mean-field 'inference'; got "
+                f"{mean_field_start_epoch} for {type(self).__name__} with inference {inference!r}"
+            )
+        self.mean_field_start_epoch = int(mean_field_start_epoch)
+        self._training_epoch: Optional[int] = None  # set by the model_epoch trainer callback
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
         self._metric_keys = EreF1.reported_by(self.entity_head is not None, self.relation_head is not None)
@@ -386,6 +402,24 @@ class SpanModel(ArchivePathsMixin, Model):
         return self.entity_head is None and self.relation_head is not None and self.relation_head.kind == "classify"
 
     # ---------------------------------------------------------------- scoring
+    def set_training_epoch(self, epoch: int) -> None:
+        """The epoch (0-based) the trainer is about to train; called by the ``model_epoch`` callback."""
+        self._training_epoch = int(epoch)
+
+    def _mean_field_now(self) -> bool:
+        """Whether this pass runs mean field: always outside training; in training not before
+        ``mean_field_start_epoch``."""
+        if self._inference is None or self._ternary is None:
+            return False
+        if not self.training or self.mean_field_start_epoch == 0:
+            return True
+        if self._training_epoch is None:
+            raise ConfigurationError(
+                f"mean_field_start_epoch {self.mean_field_start_epoch} needs to know the training epoch: add "
+                f"{{\"type\": \"model_epoch\"}} to the trainer's callbacks (every shipped config has it)"
+            )
+        return self._training_epoch >= self.mean_field_start_epoch
+
     def encode_spans(self, tokens: TextFieldTensors, spans: torch.LongTensor) -> SpanEncoding:
         """tokens, spans [B, m, 2] (-1 = padding) -> the batch's `SpanEncoding` (token vectors, spans, masks)."""
         x = self._embedder(tokens)  # [B, n, D]
@@ -430,7 +464,8 @@ class SpanModel(ArchivePathsMixin, Model):
             relation_logits = upcast(self.relation_head.logits(self._relation_scorer(hidden)))  # [B, m, m, drel]
             if self.relation_mention_scores and entity_logits is not None:
                 relation_logits = self._add_mention_scores(entity_logits, relation_logits)
-        if self._inference is not None and self._ternary is not None:
+        if self._mean_field_now():
+            assert self._inference is not None and self._ternary is not None
             head, tail = self._ternary(encoding.vectors)  # [B, m, dt] each
             return self._inference(
                 entity_logits, relation_logits, head, tail, self._ternary.weight, span_mask, pair_mask, history=history,

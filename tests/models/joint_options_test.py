@@ -180,3 +180,49 @@ def test_first_order_loss_needs_mean_field() -> None:
         build("nerre_star", {"first_order_loss_weight": 0.5})
     with pytest.raises(Exception, match="first_order_loss_weight must be >= 0"):
         build("nerre", {"first_order_loss_weight": -1.0})
+
+
+def test_mean_field_start_epoch_trains_first_order_before_it() -> None:
+    """``mean_field_start_epoch`` N: in training epochs before N the loss is the first-order one
+    (the loss with 0 mean-field iterations), from N on the paper's mean-field loss; validation and
+    decoding run mean field in every epoch; training without the ``model_epoch`` callback says so."""
+    model, instances = build("ecre", {"mean_field_start_epoch": 1, "ternary_init_std": 0.5}, split="dev")
+    batch = tensors(instances)
+    iterations = model._inference.iterations
+
+    def training_loss(epoch: int, start: int, its: int) -> float:
+        model.mean_field_start_epoch, model._inference.iterations = start, its
+        model.set_training_epoch(epoch)
+        model.train()
+        torch.manual_seed(0)  # the same dropout masks in every pass
+        with torch.no_grad():
+            return float(model(**batch)["loss"])
+
+    first_order = training_loss(0, 0, 0)
+    mean_field = training_loss(0, 0, iterations)
+    assert abs(mean_field - first_order) > 1.0  # mean field changes the loss
+    assert training_loss(0, 1, iterations) == pytest.approx(first_order, rel=1e-6)
+    assert training_loss(1, 1, iterations) == pytest.approx(mean_field, rel=1e-6)
+    assert training_loss(2, 1, iterations) == pytest.approx(mean_field, rel=1e-6)
+    # Evaluation runs mean field whatever the epoch.
+    model.eval()
+    with torch.no_grad():
+        model.set_training_epoch(0)
+        model.mean_field_start_epoch = 1
+        early = model(**batch)
+        model.mean_field_start_epoch = 0
+        paper = model(**batch)
+    assert float(early["loss"]) == pytest.approx(float(paper["loss"]), rel=1e-6)
+    assert all(early[key] == paper[key] for key in early if key != "loss")
+    # Training without the callback: a clear error, not a silent first-order training.
+    fresh, _ = build("ecre", {"mean_field_start_epoch": 1}, split="dev")
+    fresh.train()
+    with pytest.raises(Exception, match='mean_field_start_epoch 1 needs to know the training epoch: add ."type": "model_epoch".'):
+        fresh(**batch)
+
+
+def test_mean_field_start_epoch_needs_mean_field() -> None:
+    with pytest.raises(Exception, match="mean_field_start_epoch must be >= 0, and > 0 only with mean-field"):
+        build("nerre_star", {"mean_field_start_epoch": 1})
+    with pytest.raises(Exception, match="mean_field_start_epoch must be >= 0"):
+        build("nerre", {"mean_field_start_epoch": -1})

@@ -251,8 +251,9 @@ local module_order = ["pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ec
       checkpointer: { keep_most_recent_by_count: 1 },
       // Saves the RNG states each epoch so that `allennlp train --recover` continues exactly;
       // portable_archive: the frozen pruner's config inline, ere_manifest.json with the settings
-      // this config was read with (docs/reference.md).
-      callbacks: [{ type: "rng_state" }, { type: "portable_archive", settings: config.settings }],
+      // this config was read with (docs/reference.md); model_epoch: the model learns which epoch it
+      // trains (SpanModel's mean_field_start_epoch; nothing else reads it).
+      callbacks: [{ type: "rng_state" }, { type: "portable_archive", settings: config.settings }, { type: "model_epoch" }],
       // Automatic mixed precision (setting use_amp; false = the paper). AllenNLP's trainer refuses it
       // on the CPU ("Using AMP requires a cuda device"): said here, before anything is built.
       use_amp:
