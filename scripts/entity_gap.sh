@@ -9,7 +9,8 @@
 # Writes ROOT/pruner_s1 (one 2-epoch pruner shared by every seed, so that the options are compared
 # on the same candidates), ROOT/s<seed>_{base,all,allw,tnone}/scierc_<module> (allw: entity_loss_spans all, weighted 0.3;
 # tnone: ternary_null_labels none; fo: first_order_loss_weight 1 with the recipe; rw05: relation_loss_weight
-# 0.5 with the recipe, a task weight as DyGIE++ has), each NerRe/NerRe* run's
+# 0.5 with the recipe, a task weight as DyGIE++ has; mfs<N>: mean_field_start_epoch N with the recipe, the first N
+# epochs trained without mean field), each NerRe/NerRe* run's
 # decoding.json (benchmarks/entity_decoding.py), ROOT/s<seed>_base/a4 (approach a4, evaluated on
 # dev), then prints benchmarks/entity_gap.py's table. The figures of docs/joint_learning.md
 # ("Issue #22") came from this script.
@@ -41,8 +42,9 @@ ALLW="$ALL, \"model.entity_loss_all_weight\": 0.3"
 TNONE='"model.ternary_null_labels": "none"'  # tnone: only non-null labels in the ternary factors
 FO='"model.first_order_loss_weight": 1.0'  # fo: the first-order posteriors' loss beside mean field's
 RW05='"model.relation_loss_weight": 0.5'  # rw05: the relation part of the loss at half its weight
+MFS='"model.mean_field_start_epoch"'  # mfs<N>: mean field from epoch N (0-based) on, first-order before
 # module:variant of every run, in the order they train; ONLY="nerre:base re:base" trains a subset.
-RUNS="nerre:all nerre:base ner:base nerre_star:all re:base nerre:allw nerre_star:base nerre:base_e5 nerre:all_e5 nerre_star:base_e5 nerre:tnone_e5 nerre:fo_e5 nerre:rw05_e5"
+RUNS="nerre:all nerre:base ner:base nerre_star:all re:base nerre:allw nerre_star:base nerre:base_e5 nerre:all_e5 nerre_star:base_e5 nerre:tnone_e5 nerre:fo_e5 nerre:rw05_e5 nerre:mfs2_e5"
 wanted() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 overrides() {  # module:variant -> the -o of its training (without the epochs)
   case $1 in
@@ -53,6 +55,7 @@ overrides() {  # module:variant -> the -o of its training (without the epochs)
     *:tnone|*:tnone_e*) echo "$D, $TNONE" ;;
     *:fo|*:fo_e*) echo "$D, $FO" ;;
     *:rw05|*:rw05_e*) echo "$D, $RW05" ;;
+    *:mfs*) n=${1##*:mfs}; echo "$D, $MFS: ${n%%_e*}" ;;
   esac
 }
 for seed in $SEEDS; do
