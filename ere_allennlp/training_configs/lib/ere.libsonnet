@@ -56,8 +56,8 @@ local recipes = {
     // without mean field, on the first-order posteriors (NerRe*'s loss), and the rest with it
     // (SpanModel's mean_field_start_epoch; not the paper's, which trains with mean field from the
     // start): 5 epochs -> 2 + 3. NerRe, SciERC dev, 3 seeds (one shared pruner): Rel+-C
-    // 21.79 +- 0.17 -> 23.91 +- 0.49 (higher on every seed), Ent-C 63.70 +- 0.10 -> 63.32 +- 0.32 (docs/joint_learning.md, "Mean field from
-    // the third epoch").
+    // 21.79 +- 0.17 -> 23.91 +- 0.49 (higher on every seed; NerRe* 22.28), Ent-C 63.70 +- 0.10 ->
+    // 63.32 +- 0.32 (docs/joint_learning.md, "Mean field from the third epoch").
     mean_field_start_share: 0.4,
   },
 };
