@@ -173,7 +173,9 @@ class SpanModel(ArchivePathsMixin, Model):
         scorers learn on their own before the ternary factors join; from this epoch on the loss is
         the paper's (on Q^T). Validation and decoding always run mean field. A warm start of the
         unary potentials, as CRF-as-RNN trains its unary network before the CRF. Needs the
-        ``model_epoch`` trainer callback (every shipped config has it) to learn the epoch.
+        ``model_epoch`` trainer callback (every shipped config has it) to learn the epoch. The
+        ``cpu`` recipe sets it to 40 % of NerRi's / NerRe's epochs (NerRe, 5 epochs, SciERC dev, 3
+        seeds: Rel+-C 21.79 -> 23.91, Ent-C 63.70 -> 63.32).
     cache_pruned_spans : `bool`, optional (default = `True`)
         Not a departure (same outputs): a frozen pruner keeps the same top-K of a sentence every
         epoch, so its choice is computed once per sentence and reused.
