@@ -231,10 +231,8 @@ class SpanModel(ArchivePathsMixin, Model):
     ) -> None:
         super().__init__(vocab, regularizer, **kwargs)
         self._embedder, self.max_span_width = embedder, max_span_width
-        self._span_extractor = EndpointSpanExtractor(
-            embedder.get_output_dim(), combination="x,y", num_width_embeddings=max_span_width,
-            span_width_embedding_dim=span_width_dim,
-        )
+        self._span_extractor = EndpointSpanExtractor(embedder.get_output_dim(), combination="x,y",
+                                                     num_width_embeddings=max_span_width, span_width_embedding_dim=span_width_dim)
         self.entity_head = Head(self.ENTITY_HEAD, vocab, "entity_labels") if self.ENTITY_HEAD else None
         self.relation_head = Head(self.RELATION_HEAD, vocab, "relation_labels") if self.RELATION_HEAD else None
         self._build_scorers(span_hidden_dim, relation_hidden_dim, dropout)
@@ -244,20 +242,14 @@ class SpanModel(ArchivePathsMixin, Model):
         # The span pruner that picks the O(n) candidates of NerRi/NerRe from all spans up to L.
         self._pruner, self._train_pruner = pruner, train_pruner
         self._check_options(loss_normalisation, relation_mention_scores, entity_loss_spans, relation_arguments_as_entities,
-                            entity_loss_all_weight, first_order_loss_weight, relation_arguments_joint)
+                            entity_loss_all_weight, first_order_loss_weight, relation_arguments_joint, mean_field_start_epoch)
         self.loss_normalisation = loss_normalisation
         self._pruning = self._attach_pruner(pruner, train_pruner, cache_pruned_spans)
         self.relation_loss_weight, self.null_relation_weight = relation_loss_weight, null_relation_weight
         self.entity_loss_spans, self.entity_loss_all_weight = entity_loss_spans, float(entity_loss_all_weight)
         self.entity_null_offset, self.first_order_loss_weight = float(entity_null_offset), float(first_order_loss_weight)
         self.relation_mention_scores, self.relation_arguments_as_entities = relation_mention_scores, relation_arguments_as_entities
-        self.relation_arguments_joint = relation_arguments_joint
-        if mean_field_start_epoch < 0 or (mean_field_start_epoch > 0 and inference is None):
-            raise ConfigurationError(
-                f"mean_field_start_epoch must be >= 0, and > 0 only with mean-field 'inference'; got "
-                f"{mean_field_start_epoch} for {type(self).__name__} with inference {inference!r}"
-            )
-        self.mean_field_start_epoch = int(mean_field_start_epoch)
+        self.relation_arguments_joint, self.mean_field_start_epoch = relation_arguments_joint, int(mean_field_start_epoch)
         self._training_epoch: Optional[int] = None  # set by the model_epoch trainer callback
         self._diagnostics = TrainingDiagnostics() if diagnostic_metrics else None
         self._metric = EreF1(symmetric_relations)
@@ -321,10 +313,15 @@ class SpanModel(ArchivePathsMixin, Model):
     def _check_options(
         self, loss_normalisation: str, relation_mention_scores: bool, entity_loss_spans: str,
         relation_arguments_as_entities: bool, entity_loss_all_weight: float = 1.0, first_order_loss_weight: float = 0.0,
-        relation_arguments_joint: bool = False,
+        relation_arguments_joint: bool = False, mean_field_start_epoch: int = 0,
     ) -> None:
         """The options' values, and what each needs: `relation_mention_scores` null labels in both
-        heads, `first_order_loss_weight` mean field."""
+        heads, `first_order_loss_weight` and `mean_field_start_epoch` mean field."""
+        if mean_field_start_epoch < 0 or (mean_field_start_epoch > 0 and self._inference is None):
+            raise ConfigurationError(
+                f"mean_field_start_epoch must be >= 0, and > 0 only with mean-field 'inference'; got "
+                f"{mean_field_start_epoch} for {type(self).__name__} with inference {self._inference!r}"
+            )
         if first_order_loss_weight < 0 or (first_order_loss_weight > 0 and self._inference is None):
             raise ConfigurationError(
                 f"first_order_loss_weight must be >= 0, and > 0 only with mean-field 'inference'; got "
