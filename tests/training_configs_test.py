@@ -65,6 +65,7 @@ def test_every_module_config_builds_with_every_recipe(config: Path) -> None:
     paper = read(config, **TINY)
     assert paper["trainer"]["learning_rate_scheduler"]["cut_frac"] == 0.5  # Table 7's warm-up rate
     assert paper["trainer"]["use_amp"] is False and paper["trainer"]["cuda_device"] == -1  # float32 on the CPU
+    assert {"type": "model_epoch"} in paper["trainer"]["callbacks"]  # SpanModel's mean_field_start_epoch
     for recipe in configs.recipe_names():
         built = read(config, recipe=recipe, **TINY)
         assert built["trainer"]["learning_rate_scheduler"]["cut_frac"] != 0.5  # the recipe took effect

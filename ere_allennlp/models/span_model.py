@@ -317,16 +317,12 @@ class SpanModel(ArchivePathsMixin, Model):
     ) -> None:
         """The options' values, and what each needs: `relation_mention_scores` null labels in both
         heads, `first_order_loss_weight` and `mean_field_start_epoch` mean field."""
-        if mean_field_start_epoch < 0 or (mean_field_start_epoch > 0 and self._inference is None):
-            raise ConfigurationError(
-                f"mean_field_start_epoch must be >= 0, and > 0 only with mean-field 'inference'; got "
-                f"{mean_field_start_epoch} for {type(self).__name__} with inference {self._inference!r}"
-            )
-        if first_order_loss_weight < 0 or (first_order_loss_weight > 0 and self._inference is None):
-            raise ConfigurationError(
-                f"first_order_loss_weight must be >= 0, and > 0 only with mean-field 'inference'; got "
-                f"{first_order_loss_weight} for {type(self).__name__} with inference {self._inference!r}"
-            )
+        for name, value in (("first_order_loss_weight", first_order_loss_weight), ("mean_field_start_epoch", mean_field_start_epoch)):
+            if value < 0 or (value > 0 and self._inference is None):
+                raise ConfigurationError(
+                    f"{name} must be >= 0, and > 0 only with mean-field 'inference'; got "
+                    f"{value} for {type(self).__name__} with inference {self._inference!r}"
+                )
         if loss_normalisation not in LOSS_NORMALISATIONS:
             raise ConfigurationError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {loss_normalisation!r}")
         if relation_mention_scores and (

@@ -33,16 +33,6 @@ def test_the_model_learns_each_epoch_before_it_trains(tmp_path) -> None:
     ModelEpochCallback(str(tmp_path)).on_epoch(other, metrics={}, epoch=0)
 
 
-def test_every_shipped_config_has_the_callback() -> None:
-    from ere_allennlp import configs
-    from tests.conftest import REPO_ROOT
-
-    for dataset in ("scierc", "ace05", "conll04"):
-        for module in ("ner", "nerre", "pruner"):
-            built = configs.params_from_file(str(REPO_ROOT / f"training_configs/{dataset}_{module}.jsonnet")).as_dict()
-            assert {"type": "model_epoch"} in built["trainer"]["callbacks"], (dataset, module)
-
-
 def test_a_training_runs_mean_field_from_the_start_epoch(tmp_path) -> None:
     """End to end through ``allennlp train``: EcRe with ``mean_field_start_epoch: 1`` trains its
     first epoch without mean field (no mean-field flips among its training metrics) and its second

@@ -198,6 +198,8 @@ local module_order = ["pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ec
   },
 
   model(dataset, spec, s)::
+    local joint = std.objectHas(spec, "joint") && spec.joint;
+    local pruned = std.objectHas(spec, "pruned") && spec.pruned;
     if spec.type == "span_pruner" then $.pruner_model(dataset, s)
     else {
       type: spec.type,
@@ -206,16 +208,15 @@ local module_order = ["pruner", "ei", "ec", "ner", "ri", "rc", "re", "ecri", "ec
       span_hidden_dim: 200,  // MLP_span
       relation_hidden_dim: 400,  // MLP_rel
       dropout: 0.1,
-    } + (if std.objectHas(spec, "joint") && spec.joint then {
+    } + (if joint then {
       inference: { type: "mean_field", iterations: 3 },
       ternary_dim: 200,  // d_t
     } + recipe_value(s, "joint_model", {}) else {}) + recipe_value(s, "model", {})
-    + (if std.objectHas(spec, "pruned") && spec.pruned then recipe_value(s, "pruned_model", {}) else {})
-    + (if std.objectHas(spec, "pruned") && spec.pruned && std.objectHas(spec, "joint") && spec.joint
-          && recipe_value(s, "mean_field_start_share", null) != null then {
+    + (if pruned then recipe_value(s, "pruned_model", {}) else {})
+    + (if pruned && joint && recipe_value(s, "mean_field_start_share", null) != null then {
         mean_field_start_epoch: std.floor(recipe_value(s, "mean_field_start_share", 0) * $.epochs(dataset, spec, s)),
       } else {})
-    + (if std.objectHas(spec, "pruned") && spec.pruned then (
+    + (if pruned then (
       if given(s.pruner, null) == null then {
         // No trained pruner given: train one in the same run (own encoder and loss).
         pruner: $.pruner_model(dataset, s),
