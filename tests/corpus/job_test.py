@@ -161,7 +161,10 @@ def test_corpus_output_is_allennlp_predicts_and_bad_lines_are_reported(archive: 
     totals = manifest["finished"]["totals"]
     assert totals == {"shards": len(manifest["plan"]["shards"]), "shards_done": len(manifest["plan"]["shards"]),
                       "predictions": len(expected) - 3, "errors": 3}
-    assert len(summary["workers"]) == 2  # both actors predicted
+    # A pool of two actors: which of them gets each shard is Ray's choice (on a loaded machine the second
+    # actor may start after the first has taken every shard), so only the pool bound and the totals are fixed.
+    assert 1 <= len(summary["workers"]) <= 2
+    assert sum(w["documents"] for w in summary["workers"].values()) == len(expected)
     assert summary["documents"] == len(expected) and summary["errors"] == 3
     # A rerun of a finished job predicts nothing and leaves the output as it was.
     before = (out / "predictions.jsonl").read_bytes()
