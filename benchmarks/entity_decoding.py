@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ere_allennlp  # noqa: F401,E402  (registers the components)
 from ere_allennlp.metrics.ere_f1 import EreF1  # noqa: E402
 from ere_allennlp.metrics.training_diagnostics import TrainingDiagnostics  # noqa: E402
+from ere_allennlp.study.tables import Cell  # noqa: E402  (the study's mean ± std)
 
 
 def sweep(archive: str, data: str, offsets: Sequence[float], batch_size: int = 8) -> Dict[str, Any]:
@@ -101,14 +102,9 @@ def mean_table(results: List[Dict[str, Any]]) -> str:
     lines = [f"Mean ± std over {len(results)} archives:", "",
              "| null offset | arguments as entities | entities | Ent-C F1 | Rel-C F1 | Rel+-C F1 |", "|---:|---|---:|---:|---:|---:|"]
 
-    def spread(values: List[float]) -> str:
-        mean = sum(values) / len(values)
-        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-        return f"{mean:.2f} ± {std:.2f}"
-
     for rows in zip(*(result["rows"] for result in results)):
-        figures = [spread([100 * row[key] for row in rows]) for key in ("ent_c_f1", "rel_c_f1", "strict_rel_c_f1")]
-        lines.append(f"| {rows[0]['offset']:g} | {argument_rule(rows[0])} | {spread([row['entities'] for row in rows])} | "
+        figures = [Cell([100 * row[key] for row in rows]).text() for key in ("ent_c_f1", "rel_c_f1", "strict_rel_c_f1")]
+        lines.append(f"| {rows[0]['offset']:g} | {argument_rule(rows[0])} | {Cell([float(row['entities']) for row in rows]).text()} | "
                      + " | ".join(figures) + " |")
     return "\n".join(lines)
 

@@ -12,10 +12,13 @@ F1 (%) as mean ± std over the seeds (sample std) and per seed.
 """
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ere_allennlp.study.tables import Cell  # noqa: E402  (the study's mean ± std: ddof 1, 0 for one seed)
 
 KEYS = ("ent_c_f1", "rel_c_f1", "strict_rel_c_f1")
 # (row name, variant, module or "a4", decoding: None = as trained, else (null offset, arguments as entities))
@@ -72,11 +75,7 @@ def table(root: Path, seeds: Sequence[int]) -> str:
         cells = []
         for key in KEYS:
             values = [f[key] for f in found.values() if key in f]
-            if not values:
-                cells.append("")
-                continue
-            std = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.2f} ± {std:.2f}")
+            cells.append(Cell(values).text() if values else "")
         seeds_text = " / ".join(f"{found[s]['strict_rel_c_f1']:.2f}" if s in found and "strict_rel_c_f1" in found[s] else "-"
                                 for s in seeds)
         lines.append(f"| {name} ({len(found)} seeds) | " + " | ".join(cells) + f" | {seeds_text} |")

@@ -12,10 +12,13 @@ A run without ``metrics.json`` (still training, or lost) is shown as "-" and lef
 """
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ere_allennlp.study.tables import Cell  # noqa: E402  (the study's mean ± std: ddof 1, 0 for one run)
 
 KEYS = ("ent_c_f1", "rel_c_f1", "strict_rel_c_f1")
 
@@ -32,17 +35,12 @@ def run_figures(run: Path) -> Optional[Dict[str, float]]:
     return {k: 100 * metrics[f"best_validation_{k}"] for k in KEYS}
 
 
-def mean_std(values: Sequence[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {std:.2f}"
-
-
 def table(rows: Sequence[Tuple[str, Sequence[Path]]]) -> str:
     lines = ["| | Ent-C | Rel-C | Rel+-C | Ent-C per run | Rel+-C per run |", "|---|---:|---:|---:|---|---|"]
     for name, runs in rows:
         per_run = [run_figures(run) for run in runs]
         found = [f for f in per_run if f]
-        cells = [mean_std([f[k] for f in found]) if found else "" for k in KEYS]
+        cells = [Cell([f[k] for f in found]).text() if found else "" for k in KEYS]
         ent = " / ".join(f"{f['ent_c_f1']:.2f}" if f else "-" for f in per_run)
         rel = " / ".join(f"{f['strict_rel_c_f1']:.2f}" if f else "-" for f in per_run)
         lines.append(f"| {name} ({len(found)} runs) | " + " | ".join(cells) + f" | {ent} | {rel} |")
